@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from twisted.internet import defer, task
+from twisted.internet.error import ConnectError
 
 from mesos_py.client.scheduler import SchedulerClient, SchedulerError
 from mesos_py.common.protocol import TERMINAL_STATES, ident
@@ -32,18 +33,18 @@ def run_execute(options: argparse.Namespace) -> int:
     except ResourceError as exc:
         print(f"--resources: {exc}", file=sys.stderr)
         return 2
-    result: list[int] = []
-    task.react(_execute, (options, wanted, result))
-    return result[0] if result else 1
+    task.react(_execute, (options, wanted))  # exits the process with _execute's SystemExit code
+    return 1
 
 
 @defer.inlineCallbacks
-def _execute(reactor: Any, options: argparse.Namespace, wanted: Resources, result: list[int]):
+def _execute(reactor: Any, options: argparse.Namespace, wanted: Resources):
     import getpass
 
     task_id = options.name or f"execute-{uuid.uuid4().hex[:8]}"
     done: defer.Deferred = defer.Deferred()
     launched = False
+    acknowledged: list[defer.Deferred] = []
 
     def on_event(event: dict[str, Any]) -> None:
         nonlocal launched
@@ -79,6 +80,9 @@ def _execute(reactor: Any, options: argparse.Namespace, wanted: Resources, resul
             if status.get("message"):
                 line += f"\n  message: '{status['message']}'"
             print(line, flush=True)
+            ack = client.acknowledge(status)
+            if ack is not None:
+                acknowledged.append(ack)
             if status["state"] in TERMINAL_STATES and not done.called:
                 done.callback(status["state"])
         elif kind == "ERROR" and not done.called:
@@ -90,15 +94,15 @@ def _execute(reactor: Any, options: argparse.Namespace, wanted: Resources, resul
         "roles": [options.role],
         "capabilities": [{"type": "MULTI_ROLE"}],
     }
-    client = SchedulerClient(reactor, options.master, framework, on_event)
+    client = SchedulerClient(reactor, options.master, framework, on_event, auto_acknowledge=False)
     try:
         yield client.subscribe()
         print(f"Subscribed with ID {client.framework_id}", flush=True)
         state = yield done
-    except SchedulerError as exc:
+    except (SchedulerError, ConnectError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        result.append(1)
-        return
+        raise SystemExit(1) from None
+    yield defer.gatherResults(acknowledged)
     yield client.call("TEARDOWN").addErrback(lambda _: None)
     client.close()
-    result.append(0 if state == "TASK_FINISHED" else 1)
+    raise SystemExit(0 if state == "TASK_FINISHED" else 1)

@@ -208,6 +208,8 @@ class MasterService(service.MultiService):
         return self.config.port
 
     def startService(self) -> None:
+        if self.running:  # `mesos-py local` starts it early to learn the port
+            return
         # listenTCP raises CannotListenError at once when the port is taken.
         self._listening = self.reactor.listenTCP(
             self.config.port, self.site, interface=self._bind_ip
