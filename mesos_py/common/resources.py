@@ -19,7 +19,6 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from types import MappingProxyType
 from typing import Any
 
 __all__ = [
@@ -151,6 +150,8 @@ def _ranges_union(a: _Ranges, b: _Ranges) -> _Ranges:
 
 def _ranges_contains(a: _Ranges, b: _Ranges) -> bool:
     """True when every range of `b` lies inside one range of `a` (both normalised)."""
+    if a == b:
+        return True
     i = 0
     n = len(a)
     for begin, end in b:
@@ -163,6 +164,8 @@ def _ranges_contains(a: _Ranges, b: _Ranges) -> bool:
 
 def _ranges_diff(a: _Ranges, b: _Ranges) -> _Ranges:
     """`a` minus `b`, where `b` is known to be contained in `a`."""
+    if a == b:
+        return ()
     out: list[tuple[int, int]] = []
     j = 0
     for begin, end in a:
@@ -390,6 +393,8 @@ class Resources:
     def __sub__(self, other: Resources) -> Resources:
         if not other._d:
             return self
+        if other._d == self._d:
+            return Resources()
         d = dict(self._d)
         for key, value in other._d.items():
             mine = d.get(key)
@@ -408,6 +413,8 @@ class Resources:
     def contains(self, other: Resources) -> bool:
         """True when `other` could be subtracted from this without error."""
         d = self._d
+        if d == other._d:
+            return True
         for key, value in other._d.items():
             mine = d.get(key)
             if mine is None or not _within(mine, value):
@@ -425,13 +432,13 @@ class Resources:
         return {name: milli / 1000 for name, milli in self.scalar_milli().items()}
 
     def scalar_milli(self) -> Mapping[str, int]:
-        """Scalar totals by name in exact thousandths (cached, read-only)."""
+        """Scalar totals by name in exact thousandths (cached: do not mutate)."""
         if self._scalars is None:
             totals: dict[str, int] = {}
             for (name, _role, _alloc), value in self._d.items():
                 if isinstance(value, int):
                     totals[name] = totals.get(name, 0) + value
-            self._scalars = MappingProxyType(totals)
+            self._scalars = totals
         return self._scalars
 
     def quantities_milli(self) -> Mapping[str, int]:
@@ -445,7 +452,7 @@ class Resources:
             for (name, _role, _alloc), value in self._d.items():
                 amount = value if isinstance(value, int) else _count(value) * 1000
                 totals[name] = totals.get(name, 0) + amount
-            self._quantities = MappingProxyType(totals)
+            self._quantities = totals
         return self._quantities
 
     def names(self) -> frozenset[str]:
