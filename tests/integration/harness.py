@@ -1,0 +1,270 @@
+"""Real mesos-py processes on loopback for integration tests and benchmarks."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+MESOS_PY = [sys.executable, "-m", "mesos_py.cli"]
+
+# Short timers so that failures surface in seconds, not Mesos' production minutes.
+FAST_AGENT_FLAGS = [
+    "--registration_backoff_factor=100ms",
+    "--status_update_retry_interval_min=500ms",
+]
+FAST_MASTER_FLAGS = ["--allocation_interval=100ms"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+        except (OSError, http.client.HTTPException, ValueError):
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def get_json(address: str, path: str) -> Any:
+    host, port = address.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise ValueError(f"GET {path}: {response.status} {body[:200]!r}")
+        return json.loads(body)
+    finally:
+        connection.close()
+
+
+def healthy(address: str) -> bool:
+    host, port = address.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        connection.request("GET", "/health")
+        return connection.getresponse().status == 200
+    finally:
+        connection.close()
+
+
+class Daemon:
+    """One mesos-py process in its own process group, logging to a file."""
+
+    def __init__(self, argv: list[str], log_path: Path) -> None:
+        self.argv = argv
+        self.log_path = log_path
+        self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            MESOS_PY + argv,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.alive():
+            os.killpg(self.process.pid, sig)
+            self.process.wait(timeout=20)
+
+    def stop(self) -> None:
+        if self.alive():
+            self.kill(signal.SIGTERM)
+        self.log.close()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class Cluster:
+    """A master and agents, either as one ``mesos-py local`` process or as separate ones."""
+
+    def __init__(
+        self,
+        work_dir: Path,
+        mode: str,
+        agents: int = 1,
+        agent_resources: str = "cpus:4;mem:4096;disk:4096;ports:[31000-32000]",
+        master_flags: list[str] | None = None,
+    ) -> None:
+        self.work_dir = work_dir
+        self.mode = mode
+        self.agent_count = agents
+        self.agent_resources = agent_resources
+        self.master_flags = FAST_MASTER_FLAGS + (master_flags or [])
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.master: Daemon | None = None
+        self.agents: list[Daemon] = []
+
+    def start(self) -> Cluster:
+        if self.mode == "local":
+            self.master = Daemon(
+                [
+                    "local",
+                    "--agents",
+                    str(self.agent_count),
+                    "--port",
+                    str(self.port),
+                    "--work_dir",
+                    str(self.work_dir),
+                    "--agent_resources",
+                    self.agent_resources,
+                ],
+                self.work_dir.with_suffix(".local.log"),
+            )
+        else:
+            self.master = Daemon(
+                ["master", "--ip=127.0.0.1", f"--port={self.port}", *self.master_flags],
+                self.work_dir.with_suffix(".master.log"),
+            )
+            wait_for(lambda: healthy(self.address), what="master to serve /health")
+            for index in range(self.agent_count):
+                self.start_agent(index)
+        self.wait_agents(self.agent_count)
+        return self
+
+    def start_agent(self, index: int, extra: list[str] | None = None) -> Daemon:
+        work_dir = self.work_dir / f"agent-{index}"
+        agent = Daemon(
+            [
+                "agent",
+                f"--master={self.address}",
+                "--ip=127.0.0.1",
+                f"--port={free_port()}",
+                f"--work_dir={work_dir}",
+                f"--resources={self.agent_resources}",
+                *FAST_AGENT_FLAGS,
+                *(extra or []),
+            ],
+            self.work_dir.with_suffix(f".agent-{index}.log"),
+        )
+        self.agents.append(agent)
+        return agent
+
+    def state(self) -> dict:
+        return get_json(self.address, "/master/state")
+
+    def wait_agents(self, count: int, timeout: float = 30.0) -> list[dict]:
+        def registered() -> list[dict] | None:
+            slaves = [s for s in self.state()["slaves"] if s["active"]]
+            return slaves if len(slaves) >= count else None
+
+        return wait_for(registered, timeout, what=f"{count} agent(s) to register")
+
+    def logs(self) -> str:
+        daemons = [d for d in [self.master, *self.agents] if d is not None]
+        return "\n".join(f"--- {d.argv[0]} ---\n{d.output()[-4000:]}" for d in daemons)
+
+    def stop(self) -> None:
+        for daemon in reversed([d for d in [self.master, *self.agents] if d is not None]):
+            daemon.stop()
+
+
+@contextlib.contextmanager
+def running_cluster(work_dir: Path, mode: str, **kwargs: Any) -> Iterator[Cluster]:
+    cluster = Cluster(work_dir, mode, **kwargs)
+    try:
+        cluster.start()
+        yield cluster
+    except BaseException:
+        print(cluster.logs(), file=sys.stderr)
+        raise
+    finally:
+        cluster.stop()
+
+
+class RawScheduler:
+    """A bare-bones v1 scheduler over http.client, for poking at the wire directly."""
+
+    def __init__(self, address: str, framework_info: dict | None = None, **call: Any) -> None:
+        from mesos_py.common.recordio import Decoder
+
+        self.address = address
+        host, port = address.split(":")
+        self.connection = http.client.HTTPConnection(host, int(port), timeout=20)
+        info = framework_info or {"user": "root", "name": "raw"}
+        body = {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}, **call}
+        self.connection.request(
+            "POST",
+            "/api/v1/scheduler",
+            json.dumps(body),
+            {"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        self.response = self.connection.getresponse()
+        self.stream_id = self.response.getheader("Mesos-Stream-Id")
+        self._decoder = Decoder()
+        self._pending: list[dict] = []
+        self.framework_id = None
+        if self.response.status == 200:
+            first = self.next_event()
+            if first["type"] == "SUBSCRIBED":
+                self.framework_id = first["subscribed"]["framework_id"]["value"]
+            else:  # e.g. ERROR for a refused subscription: leave it for the test to read
+                self._pending.insert(0, first)
+
+    def next_event(self, wanted: str | None = None, timeout: float = 20.0) -> dict:
+        """The next event (of type ``wanted``, skipping others and heartbeats)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            while self._pending:
+                event = self._pending.pop(0)
+                if event["type"] == "HEARTBEAT" and wanted != "HEARTBEAT":
+                    continue
+                if wanted is None or event["type"] == wanted:
+                    return event
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {wanted or 'event'} within {timeout}s")
+            chunk = self.response.read1(65536)
+            if not chunk:
+                raise EOFError("event stream closed")
+            self._pending += self._decoder.feed_json(chunk)
+
+    def post(self, call: dict | bytes, headers: dict | None = None, stream_id: bool = True):
+        """POST a call on a fresh connection; returns (status, body bytes)."""
+        host, port = self.address.split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=20)
+        all_headers = {"Content-Type": "application/json"}
+        if stream_id and self.stream_id:
+            all_headers["Mesos-Stream-Id"] = self.stream_id
+        all_headers.update(headers or {})
+        body = call if isinstance(call, bytes) else json.dumps(call).encode()
+        try:
+            connection.request("POST", "/api/v1/scheduler", body, all_headers)
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    def call(self, call_type: str, body: dict | None = None) -> tuple[int, bytes]:
+        call: dict[str, Any] = {"type": call_type, "framework_id": {"value": self.framework_id}}
+        if body is not None:
+            call[call_type.lower()] = body
+        return self.post(call)
+
+    def close(self) -> None:
+        self.connection.close()
