@@ -237,27 +237,35 @@ class Agent:
     # --------------------------------------------------------- master events
 
     def _run_task(self, body: dict) -> None:
-        framework = self._framework(body["framework_info"])
         task = body["task"]
         task_id = id_value(task, "task_id")
+        executor_info = task.get("executor")
+        if isinstance(executor_info, dict):
+            id_value(executor_info, "executor_id")
+        framework = self._framework(body["framework_info"])
         if framework is None or not self._new_task_id(framework, task_id):
             return
-        if isinstance(task.get("executor"), dict):
-            self._launch_on_executor(framework, task["executor"], [task], group=False)
+        if isinstance(executor_info, dict):
+            self._launch_on_executor(framework, executor_info, [task], group=False)
         else:
             self._launch_command_task(framework, task)
+        self._maybe_remove_framework(framework)  # nothing may have started
 
     def _run_task_group(self, body: dict) -> None:
-        framework = self._framework(body["framework_info"])
         executor_info = body["executor"]
+        id_value(executor_info, "executor_id")
         tasks = body["task_group"]["tasks"]
-        if framework is None or not isinstance(tasks, list) or not tasks:
-            return
+        if not isinstance(tasks, list) or not tasks:
+            raise ValueError("a task group needs tasks")
         for task in tasks:
             id_value(task, "task_id")
+        framework = self._framework(body["framework_info"])
+        if framework is None:
+            return
         tasks = [t for t in tasks if self._new_task_id(framework, t["task_id"]["value"])]
         if tasks:
             self._launch_on_executor(framework, executor_info, tasks, group=True)
+        self._maybe_remove_framework(framework)  # nothing may have started
 
     def _kill_task(self, body: dict) -> None:
         framework_id, task_id = id_value(body, "framework_id"), id_value(body, "task_id")
@@ -341,6 +349,7 @@ class Agent:
         self.updates.forget_framework(framework.framework_id)
         for executor in list(framework.executors.values()):
             self._shutdown_executor(executor)
+            self._maybe_remove_executor(executor)
         self._maybe_remove_framework(framework)
 
     def _framework_message(self, body: dict) -> None:
@@ -731,6 +740,7 @@ class Agent:
             for executor in list(framework.executors.values()):
                 if executor.state is not ExecutorState.TERMINATED:
                     self._destroy(executor)
+                self._maybe_remove_executor(executor)
             self._maybe_remove_framework(framework)
 
     # --------------------------------------------------------------- status

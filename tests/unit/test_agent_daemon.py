@@ -127,6 +127,19 @@ class RegistrationTest(unittest.TestCase):
             {"type": "ACKNOWLEDGE", "acknowledge": {"framework_id": {"value": "F"}}},
             {"type": "SHUTDOWN_EXECUTOR", "shutdown_executor": None},
             {"type": "MESSAGE", "message": {"framework_id": {"value": "F"}}},
+            {"type": "RUN_TASK", "run_task": {"framework_info": {"id": {"value": "F9"}}}},
+            {
+                "type": "RUN_TASK",
+                "run_task": {"framework_info": {"id": {"value": "F9"}}, "task": {"name": "x"}},
+            },
+            {
+                "type": "RUN_TASK_GROUP",
+                "run_task_group": {
+                    "framework_info": {"id": {"value": "F9"}},
+                    "executor": {"executor_id": {"value": "G"}},
+                    "task_group": {"tasks": []},
+                },
+            },
             {"type": "NO_SUCH_EVENT"},
             ["not", "an", "object"],
         ):
@@ -135,6 +148,7 @@ class RegistrationTest(unittest.TestCase):
         yield h.wait_states("t1", "TASK_RUNNING")
         self.assertTrue(h.agent.link.registered)
         self.assertEqual(len(h.master.of_type("REGISTER")), 1)
+        self.assertEqual(list(h.agent.frameworks), ["F1"])
 
 
 class CommandTaskTest(unittest.TestCase):
@@ -331,6 +345,20 @@ class CommandTaskTest(unittest.TestCase):
         yield wait_for(lambda: not h.agent.frameworks, what="framework removed")
         self.assertRaises(ProcessLookupError, os.kill, pid, 0)
         self.assertEqual(h.master.states("t1"), ["TASK_RUNNING"])  # the master forgot it
+
+    @defer.inlineCallbacks
+    def test_shutdown_framework_forgets_tasks_waiting_for_acks(self):
+        h = AgentHarness(self)
+        yield h.registered()
+        h.run_task(command_task("t1", {"value": "true"}))
+        h.run_task(command_task("../bad", {"value": "true"}))
+        yield h.wait_states("t1", "TASK_RUNNING")
+        executor = h.agent.frameworks["F1"].executors["t1"]
+        yield wait_for(lambda: executor.state.value == "TERMINATED", what="task end")
+        h.master.send("SHUTDOWN_FRAMEWORK", {"framework_id": {"value": "F1"}})
+        yield wait_for(lambda: not h.agent.frameworks, what="framework removed")
+        self.assertEqual(h.agent.updates.unacknowledged(), [])
+        self.assertEqual(h.agent.metrics()["slave/frameworks_active"], 0)
 
     def _task_pid(self, h):
         (framework,) = h.agent.frameworks.values()
