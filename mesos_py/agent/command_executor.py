@@ -19,6 +19,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mesos_py.agent.launcher import LaunchError, PosixLauncher, Process, RunAs, exit_description
+from mesos_py.agent.model import allocation_role
 from mesos_py.agent.sandbox import check_id
 from mesos_py.common.protocol import ident, new_status_uuid
 
@@ -200,8 +201,11 @@ class CommandExecutor:
             os.makedirs(sandbox, exist_ok=True)
             if run_as is not None:
                 os.chown(sandbox, run_as.uid, run_as.gid)
-        env = command_environment(self.environment, command)
-        env["MESOS_SANDBOX"] = sandbox
+        base = dict(self.environment, MESOS_SANDBOX=sandbox)
+        role = allocation_role(task)
+        if role:
+            base["MESOS_ALLOCATION_ROLE"] = role
+        env = command_environment(base, command)  # the task's own variables win
         try:
             process = self.launcher.launch(
                 argv,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import random
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -26,6 +27,8 @@ from mesos_py.common.http_client import Reply, Subscription, post_json, subscrib
 log = Logger()
 
 REGISTER_RETRY_INTERVAL_MAX = 60.0
+# Updates per UPDATE call: keeps a burst's calls well below the master's body limit.
+MAX_BATCH = 500
 DEFAULT_PING_INTERVAL = 15.0
 DEFAULT_MAX_PING_TIMEOUTS = 5
 
@@ -76,7 +79,7 @@ class MasterLink:
         self._watchdog: IDelayedCall | None = None
         self._ping_timeout = DEFAULT_PING_INTERVAL * DEFAULT_MAX_PING_TIMEOUTS
         # (call type, body, Deferred fired with the answer or None)
-        self._queue: list[tuple[str, Any, defer.Deferred | None]] = []
+        self._queue: deque[tuple[str, Any, defer.Deferred | None]] = deque()
         self._in_flight = False
         self._requests: set[defer.Deferred] = set()  # cancelled on stop
 
@@ -111,7 +114,7 @@ class MasterLink:
         return request.addBoth(untrack)
 
     def _drop_queue(self) -> None:
-        queue, self._queue = self._queue, []
+        queue, self._queue = self._queue, deque()
         for _kind, _body, waiter in queue:
             if waiter is not None:
                 waiter.errback(ConnectionError("the link to the master closed"))
@@ -287,11 +290,11 @@ class MasterLink:
     def _pump(self) -> None:
         if self._in_flight or not self._queue or self.state is not LinkState.REGISTERED:
             return
-        kind, body, waiter = self._queue.pop(0)
+        kind, body, waiter = self._queue.popleft()
         if kind == "UPDATE":
             updates = [body]
-            while self._queue and self._queue[0][0] == "UPDATE":
-                updates.append(self._queue.pop(0)[1])
+            while self._queue and self._queue[0][0] == "UPDATE" and len(updates) < MAX_BATCH:
+                updates.append(self._queue.popleft()[1])
             body = {"updates": updates}
         call = {"type": kind, "agent_id": {"value": self.agent_id}}
         if body is not None:

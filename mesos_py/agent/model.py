@@ -41,6 +41,16 @@ def parse_resources(items: Any) -> Resources:
         return Resources()
 
 
+def allocation_role(task_info: dict) -> str | None:
+    """The role a task's resources were allocated to, if the master said."""
+    for item in task_info.get("resources", []):
+        if isinstance(item, dict) and isinstance(item.get("allocation_info"), dict):
+            role = item["allocation_info"].get("role")
+            if isinstance(role, str):
+                return role
+    return None
+
+
 def _copy_keys(source: dict, target: dict, keys: tuple[str, ...]) -> None:
     for key in keys:
         if key in source:
@@ -69,10 +79,7 @@ class Task:
         self.statuses.append({k: v for k, v in status.items() if k != "data"})
 
     def role(self) -> str | None:
-        for item in self.info.get("resources", []):
-            if isinstance(item, dict) and isinstance(item.get("allocation_info"), dict):
-                return item["allocation_info"].get("role")
-        return None
+        return allocation_role(self.info)
 
     def wire_json(self, agent_id: str, command_task: bool) -> dict:
         """A v1 ``Task``, as the REGISTER call reports it."""

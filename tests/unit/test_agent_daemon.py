@@ -228,7 +228,10 @@ class CommandTaskTest(unittest.TestCase):
             ],
             "environment": {"variables": [{"name": "GREETING", "value": "hi"}]},
         }
-        h.run_task(command_task("t1", command))
+        task = command_task("t1", command)
+        for resource in task["resources"]:
+            resource["allocation_info"] = {"role": "eng"}
+        h.run_task(task)
         yield h.wait_states("t1", "TASK_RUNNING", "TASK_FINISHED")
         with open(os.path.join(h.sandbox("t1"), "stdout")) as f:
             first, cmdline, *env_lines = f.read().splitlines()
@@ -240,6 +243,7 @@ class CommandTaskTest(unittest.TestCase):
         self.assertEqual(env["MESOS_SANDBOX"], os.path.realpath(h.sandbox("t1")))
         self.assertEqual(os.path.realpath(env["PWD"]), os.path.realpath(h.sandbox("t1")))
         self.assertNotIn("MESOS_CHECKPOINT", env)
+        self.assertEqual(env["MESOS_ALLOCATION_ROLE"], "eng")
 
     @defer.inlineCallbacks
     def test_kill_sends_killing_then_killed_and_escalates(self):
