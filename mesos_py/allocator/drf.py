@@ -594,8 +594,11 @@ class DRFAllocator:
         """Mesos' min_allocatable rule: contains at least one of the minimum bundles."""
         if not self._min:
             return bool(resources)
-        have = resources.quantities_milli()
-        return any(all(have.get(n, 0) >= v for n, v in bundle) for bundle in self._min)
+        # Scalars answer the usual "cpus:0.01|mem:32" without counting ports.
+        for have in (resources.scalar_milli(), resources.quantities_milli()):
+            if any(all(have.get(n, 0) >= v for n, v in bundle) for bundle in self._min):
+                return True
+        return False
 
     # -- DRF bookkeeping -----------------------------------------------------
 
