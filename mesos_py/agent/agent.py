@@ -25,6 +25,7 @@ from mesos_py import MESOS_API_VERSION
 from mesos_py.agent import sandbox
 from mesos_py.agent.command_executor import (
     CommandExecutor,
+    UserResolver,
     command_environment,
     command_line,
     grace_period,
@@ -224,7 +225,7 @@ class Agent:
 
     def handle_event(self, event: dict) -> None:
         kind = event.get("type")
-        handler = self._handlers.get(kind)
+        handler = self._handlers.get(kind) if isinstance(kind, str) else None
         body = event.get(str(kind).lower())
         if handler is None or not isinstance(body, dict):
             log.warn("Ignoring unknown or malformed master event {type}", type=kind)
@@ -369,13 +370,15 @@ class Agent:
     def _update_framework(self, body: dict) -> None:
         info = body["framework_info"]
         framework = self.frameworks.get(id_value(info, "id"))
-        if framework is not None:
+        if framework is not None and isinstance(info.get("capabilities", []), list):
             framework.info = dict(info)
 
     # ------------------------------------------------------------ launching
 
     def _framework(self, info: dict) -> Framework | None:
         framework_id = id_value(info, "id")
+        if not isinstance(info.get("capabilities", []), list):
+            raise ValueError("'framework_info.capabilities' must be a list")
         framework = self.frameworks.get(framework_id)
         if framework is None:
             framework = self.frameworks[framework_id] = Framework(dict(info))
@@ -392,13 +395,15 @@ class Agent:
             return False
         return True
 
-    def _resolver(self, framework: Framework) -> Callable[[str | None], RunAs | None]:
+    def _resolver(self, framework: Framework) -> UserResolver:
         """Which user a command runs as: its own, else the framework's (if switching)."""
 
-        def resolve(command_user: str | None) -> RunAs | None:
+        def resolve(command_user: object) -> RunAs | None:
             name = command_user or framework.info.get("user")
             if not self.config.switch_user or not name:
                 return None
+            if not isinstance(name, str):
+                raise LaunchError(f"Invalid user {name!r}: not a string")
             if os.geteuid() != 0:
                 if not self._warned_not_root:
                     self._warned_not_root = True

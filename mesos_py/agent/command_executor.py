@@ -27,7 +27,7 @@ log = Logger()
 
 DEFAULT_KILL_GRACE_PERIOD = 3.0
 
-UserResolver = Callable[[str | None], RunAs | None]
+UserResolver = Callable[[object], RunAs | None]
 
 
 def grace_period(kill_policy: object) -> float | None:
@@ -142,7 +142,7 @@ class CommandExecutor:
                 continue
             try:
                 run = self._start(task, group)
-            except LaunchError as exc:
+            except (LaunchError, OSError) as exc:
                 failure = str(exc)
                 self._launch_failed(task_id, failure)
                 for other in list(group):
@@ -198,9 +198,12 @@ class CommandExecutor:
         sandbox = self.directory
         if self.task_groups:
             sandbox = os.path.join(self.directory, "tasks", task_directory_name(task))
-            os.makedirs(sandbox, exist_ok=True)
-            if run_as is not None:
-                os.chown(sandbox, run_as.uid, run_as.gid)
+            try:
+                os.makedirs(sandbox, exist_ok=True)
+                if run_as is not None:
+                    os.chown(sandbox, run_as.uid, run_as.gid)
+            except OSError as exc:
+                raise LaunchError(f"Failed to create the task's sandbox: {exc}") from None
         base = dict(self.environment, MESOS_SANDBOX=sandbox)
         role = allocation_role(task)
         if role:

@@ -73,9 +73,20 @@ def validate_status(status: dict, executor_id: str) -> None:
         isinstance(timestamp, bool) or not isinstance(timestamp, int | float)
     ):
         raise _bad("Failed to validate executor::Call: 'status.timestamp' must be a number")
-    for key in ("message", "reason", "data"):
-        if key in status and not isinstance(status[key], str):
-            raise _bad(f"Failed to validate executor::Call: 'status.{key}' must be a string")
+    for key, kind, name in (
+        ("message", str, "a string"),
+        ("reason", str, "a string"),
+        ("data", str, "a string"),
+        ("healthy", bool, "a boolean"),
+        ("labels", dict, "an object"),
+        ("check_status", dict, "an object"),
+        ("container_status", dict, "an object"),
+        ("limitation", dict, "an object"),
+    ):
+        if key in status and not isinstance(status[key], kind):
+            raise _bad(f"Failed to validate executor::Call: 'status.{key}' must be {name}")
+    if "data" in status:
+        _check_base64(status["data"], "status.data")
 
 
 def _check_base64(value: object, what: str) -> str:

@@ -140,6 +140,13 @@ class RegistrationTest(unittest.TestCase):
                     "task_group": {"tasks": []},
                 },
             },
+            {
+                "type": "RUN_TASK",
+                "run_task": {
+                    "framework_info": {"id": {"value": "F9"}, "capabilities": 7},
+                    "task": command_task("x", {"value": "true"}),
+                },
+            },
             {"type": "NO_SUCH_EVENT"},
             ["not", "an", "object"],
         ):
@@ -292,7 +299,9 @@ class CommandTaskTest(unittest.TestCase):
         h.run_task(command_task("t2", {"value": "true", "user": "no-such-user-xyz"}))
         h.run_task(command_task("t3", {"shell": True}))
         h.run_task(command_task("../escape", {"value": "true"}))
-        for task_id in ("t1", "t2", "t3", "../escape"):
+        h.run_task(command_task("t4", {"value": "true", "user": 5}))
+        h.run_task(command_task("t5", {"value": "true"}, container={"type": "DOCKER"}))
+        for task_id in ("t1", "t2", "t3", "../escape", "t4", "t5"):
             yield h.wait_states(task_id, "TASK_FAILED")
         by_task = {s["task_id"]["value"]: s for s in h.master.updates()}
         for status in by_task.values():
@@ -302,7 +311,9 @@ class CommandTaskTest(unittest.TestCase):
         if os.geteuid() == 0:
             self.assertIn("no-such-user-xyz", by_task["t2"]["message"])
         self.assertFalse(os.path.exists(os.path.join(h.work_dir, "slaves", "escape")))
-        self.assertEqual(h.agent.metrics()["slave/container_launch_errors"], 4)
+        self.assertIn("Invalid user", by_task["t4"]["message"])
+        self.assertIn("images", by_task["t5"]["message"])
+        self.assertEqual(h.agent.metrics()["slave/container_launch_errors"], 6)
 
     @defer.inlineCallbacks
     def test_runs_as_the_framework_user(self):

@@ -259,6 +259,10 @@ class ExecutorAPITest(unittest.TestCase):
             (status(executor_id={"value": "other"}), "does not match"),
             (status(task_id=None), "task_id"),
             (status(timestamp="now"), "timestamp"),
+            (status(healthy="yes"), "healthy"),
+            (status(labels=[]), "labels"),
+            (status(data="!!"), "base64"),
+            (status(message=5), "message"),
         ):
             body = dict(bad_update, update={"status": status_body})
             cases.append(((body, b"application/json", b"POST", None), 400, fragment))
