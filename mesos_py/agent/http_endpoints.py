@@ -52,7 +52,7 @@ def state(agent: Agent) -> dict[str, Any]:
             "id": agent_id,
             "pid": agent.pid,
             "hostname": agent.config.hostname,
-            "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "TASK_KILLING_STATE"],
+            "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE"],
             "resources": total.to_flat(),
             "reserved_resources": {role: r.to_flat() for role, r in reserved.items()},
             "unreserved_resources": total.unreserved().to_flat(),
