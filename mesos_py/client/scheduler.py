@@ -12,7 +12,6 @@ from typing import Any
 
 from twisted.internet import defer
 from twisted.logger import Logger
-from twisted.web.client import Agent, HTTPConnectionPool
 
 from mesos_py.common import http_client
 from mesos_py.common.protocol import ident
@@ -49,8 +48,7 @@ class SchedulerClient:
         self.stream_id: str | None = None
         self.subscription: http_client.Subscription | None = None
         self._stream_agent = http_client.make_agent(reactor, persistent=False)
-        self._pool = HTTPConnectionPool(reactor, persistent=True)
-        self._call_agent = Agent(reactor, pool=self._pool)
+        self._calls = http_client.CallClient(reactor, master)
 
     @defer.inlineCallbacks
     def subscribe(self):
@@ -96,7 +94,7 @@ class SchedulerClient:
         if body is not None:
             call[call_type.lower()] = body
         headers = {"Mesos-Stream-Id": self.stream_id or ""}
-        d = http_client.post_json(self._call_agent, self.base + "/api/v1/scheduler", call, headers)
+        d = self._calls.post_json("/api/v1/scheduler", call, headers)
 
         def check(reply: http_client.Reply) -> http_client.Reply:
             if not 200 <= reply.code < 300:
@@ -118,4 +116,4 @@ class SchedulerClient:
         """Drop the subscription (the master then waits failover_timeout)."""
         if self.subscription is not None:
             self.subscription.close()
-        self._pool.closeCachedConnections()
+        self._calls.close()

@@ -110,12 +110,14 @@ class Cluster:
         agents: int = 1,
         agent_resources: str = "cpus:4;mem:4096;disk:4096;ports:[31000-32000]",
         master_flags: list[str] | None = None,
+        agent_flags: list[str] | None = None,
     ) -> None:
         self.work_dir = work_dir
         self.mode = mode
         self.agent_count = agents
         self.agent_resources = agent_resources
         self.master_flags = FAST_MASTER_FLAGS + (master_flags or [])
+        self.agent_flags = FAST_AGENT_FLAGS if agent_flags is None else agent_flags
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.master: Daemon | None = None
@@ -158,7 +160,7 @@ class Cluster:
                 f"--port={free_port()}",
                 f"--work_dir={work_dir}",
                 f"--resources={self.agent_resources}",
-                *FAST_AGENT_FLAGS,
+                *self.agent_flags,
                 *(extra or []),
             ],
             self.work_dir.with_suffix(f".agent-{index}.log"),
