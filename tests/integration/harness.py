@@ -150,6 +150,13 @@ class Cluster:
         self.wait_agents(self.agent_count)
         return self
 
+    def restart_master(self) -> None:
+        """Kill the master outright and start a new one on the same address."""
+        self.master.kill()
+        self.master.stop()
+        self.master = Daemon(self.master.argv, self.master.log_path)
+        wait_for(lambda: healthy(self.address), what="the new master to serve /health")
+
     def start_agent(self, index: int, extra: list[str] | None = None) -> Daemon:
         work_dir = self.work_dir / f"agent-{index}"
         agent = Daemon(
