@@ -517,12 +517,11 @@ class Agent:
                 self._shutdown_grace(executor.info),
             ),
             resolve_user=resolve,
-            emit=lambda status: self._executor_update(executor, status),
+            emit=lambda status: self.executor_update(executor, status),
             terminated=lambda: self._executor_exited(executor, 0),
             killing_state=framework.has_capability("TASK_KILLING_STATE"),
             task_groups=kind is ExecutorKind.DEFAULT,
         )
-        self.counters["slave/executors_launched"] += 1
         self._add_tasks(executor, tasks, queued=False)
         executor.runner.launch(tasks)
 
@@ -607,7 +606,6 @@ class Agent:
             lambda: self._registration_timed_out(executor),
         )
         framework.executors[executor_id] = executor
-        self.counters["slave/executors_launched"] += 1
         process.when_exited().addCallback(lambda status: self._executor_exited(executor, status))
         log.info("Launched executor {id} (pid {pid})", id=executor_id, pid=process.pid)
         return executor
@@ -785,7 +783,7 @@ class Agent:
         entry = self._tasks.get((framework.framework_id, task_id))
         self._record(framework, entry[1] if entry else None, status)
 
-    def _executor_update(self, executor: Executor, status: dict) -> None:
+    def executor_update(self, executor: Executor, status: dict) -> None:
         """A status update from an executor (built in or through the executor API)."""
         framework = self.frameworks.get(executor.framework_id)
         task = executor.find(status["task_id"]["value"])
@@ -872,9 +870,6 @@ class Agent:
     def executor_stream_closed(self, executor: Executor, stream: EventStream) -> None:
         if executor.runner.detach(stream):
             log.info("Executor {id} disconnected", id=executor.executor_id)
-
-    def executor_update(self, executor: Executor, status: dict) -> None:
-        self._executor_update(executor, status)
 
     def executor_message(self, executor: Executor, data: str) -> None:
         self.link.call(
