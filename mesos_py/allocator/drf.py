@@ -137,10 +137,11 @@ class _Framework:
 class _Filter:
     """A refusal: `framework_id` wants no `role` offer from the agent within `resources`.
 
-    The filters of one (agent, role, framework) form a chain, newest first.
+    The filters of one (agent, role, framework) form a chain, newest first. The
+    newest one's `blocked` says whether the chain covers the agent's reference.
     """
 
-    __slots__ = ("agent_id", "alive", "framework_id", "older", "resources", "role")
+    __slots__ = ("agent_id", "alive", "blocked", "framework_id", "older", "resources", "role")
 
     def __init__(
         self, fid: str, role: str, aid: str, resources: Resources, older: _Filter | None
@@ -151,6 +152,7 @@ class _Filter:
         self.resources = resources
         self.older = older
         self.alive = True
+        self.blocked = older is not None and older.blocked
 
     def covers(self, resources: Resources) -> bool:
         f: _Filter | None = self
@@ -166,7 +168,6 @@ class _Agent:
         "active",
         "allocations",
         "available",
-        "blocked",
         "blocked_eligible",
         "blocked_total",
         "filters",
@@ -188,8 +189,7 @@ class _Agent:
         self.reserved = bool(total.reservation_roles())
         self.allocations: dict[str, Resources] = {}  # framework -> resources (allocation_info set)
         self.filters: dict[str, dict[str, _Filter]] = {}  # role -> framework -> newest filter
-        self.blocked: dict[str, set[str]] = {}  # role -> frameworks blocked here
-        self.blocked_eligible: dict[str, int] = {}  # role -> |blocked ∩ eligible|
+        self.blocked_eligible: dict[str, int] = {}  # role -> eligible frameworks blocked here
         self.blocked_total = 0  # sum of blocked_eligible
         self.unblocked: dict[str, tuple[int, set[str]]] = {}  # role -> (role version, set)
 
@@ -222,7 +222,6 @@ class DRFAllocator:
         self._total: Resources | None = _EMPTY
         self._dirty = False  # totals or weights changed: every key is stale
         self._eligible_total = 0
-        self._blocked_at: dict[tuple[str, str], set[str]] = {}  # (framework, role) -> agents
         self._filtered_at: dict[tuple[str, str], set[str]] = {}  # (framework, role) -> agents
         # Filters by expiry time, and a heap of those times. One bucket serves
         # every filter made with the same `now`, which keeps the number of
@@ -379,7 +378,6 @@ class DRFAllocator:
             for fid, newest in by_fw.items():
                 self._kill_chain(newest)
                 _discard(self._filtered_at, (fid, role), agent_id)
-                _discard(self._blocked_at, (fid, role), agent_id)
         self._change_total(agent.total.scalar_milli(), -1)
 
     def activate_agent(self, agent_id: str) -> None:
@@ -551,7 +549,6 @@ class DRFAllocator:
     def _pick(self, agent: _Agent, role: _Role, offerable: Resources) -> str | None:
         """The first framework in the role's DRF order that may receive `offerable`."""
         name = role.name
-        blocked = agent.blocked.get(name)
         filters = agent.filters.get(name)
         gpu_only = self._filter_gpu and agent.has_gpu
         frameworks = self._frameworks
@@ -559,25 +556,22 @@ class DRFAllocator:
         if unblocked_count <= _FEW < len(role.eligible):
             cached = agent.unblocked.get(name)
             if cached is None or cached[0] != role.version:
-                cached = (role.version, role.eligible - blocked if blocked else set(role.eligible))
+                cached = (role.version, _unblocked(role.eligible, filters))
                 agent.unblocked[name] = cached
             clients = role.frameworks
             keys: Iterable[_Key] = sorted(
                 key for fid in cached[1] if (key := clients[fid].key) is not None
             )
-            blocked = None
         else:
             keys = role.order
         for key in keys:
             fid = key[2]
-            if blocked is not None and fid in blocked:
-                continue
-            if gpu_only and not frameworks[fid].gpu_aware:
-                continue
             if filters is not None:
                 mine = filters.get(fid)
-                if mine is not None and mine.covers(offerable):
+                if mine is not None and (mine.blocked or mine.covers(offerable)):
                     continue
+            if gpu_only and not frameworks[fid].gpu_aware:
+                continue
             return fid
         return None
 
@@ -690,10 +684,11 @@ class DRFAllocator:
         else:
             role.eligible.discard(fid)
         self._eligible_total += step
-        for aid in self._blocked_at.get((fid, role_name), ()):
+        for aid in self._filtered_at.get((fid, role_name), ()):
             agent = self._agents[aid]
-            agent.blocked_eligible[role_name] = agent.blocked_eligible.get(role_name, 0) + step
-            agent.blocked_total += step
+            if agent.filters[role_name][fid].blocked:
+                agent.blocked_eligible[role_name] = agent.blocked_eligible.get(role_name, 0) + step
+                agent.blocked_total += step
         if self._dirty:
             return
         if eligible:
@@ -719,15 +714,15 @@ class DRFAllocator:
         if refused == agent.reference:
             refused = agent.reference  # share one object: fewer for the GC to scan
         by_fw = agent.filters.setdefault(role, {})
-        by_fw[fid] = _Filter(fid, role, agent.id, refused, by_fw.get(fid))
+        f = by_fw[fid] = _Filter(fid, role, agent.id, refused, by_fw.get(fid))
         self._filtered_at.setdefault((fid, role), set()).add(agent.id)
         bucket = self._expiries.get(expires)
         if bucket is None:
             bucket = self._expiries[expires] = []
             heapq.heappush(self._expiry_heap, expires)
-        bucket.append(by_fw[fid])
+        bucket.append(f)
         if refused.contains(agent.reference):
-            self._block(agent, fid, role)
+            self._block(agent, f)
         elif refused.contains(agent.available):
             self._rebase(agent)  # it applies now: make the smaller reference current
 
@@ -748,20 +743,21 @@ class DRFAllocator:
         newest = by_fw[f.framework_id]
         if newest is f:
             if f.older is None:
+                self._unblock(agent, f)
                 del by_fw[f.framework_id]
                 if not by_fw:
                     del agent.filters[f.role]
                 _discard(self._filtered_at, (f.framework_id, f.role), agent.id)
-            else:
-                by_fw[f.framework_id] = f.older
+                return
+            newest = by_fw[f.framework_id] = f.older
+            newest.blocked = f.blocked
         else:
             prev = newest
             while prev.older is not None and prev.older is not f:
                 prev = prev.older
             prev.older = f.older
-        rest = by_fw.get(f.framework_id)
-        if rest is None or not rest.covers(agent.reference):
-            self._unblock(agent, f.framework_id, f.role)
+        if newest.blocked and not newest.covers(agent.reference):
+            self._unblock(agent, newest)
 
     def _kill_chain(self, newest: _Filter) -> None:
         f: _Filter | None = newest
@@ -774,10 +770,11 @@ class DRFAllocator:
         for aid in self._filtered_at.pop((fid, role), ()):
             agent = self._agents[aid]
             by_fw = agent.filters[role]
-            self._kill_chain(by_fw.pop(fid))
+            newest = by_fw.pop(fid)
+            self._unblock(agent, newest)
+            self._kill_chain(newest)
             if not by_fw:
                 del agent.filters[role]
-            self._unblock(agent, fid, role)
         if self._dead > 1024 and self._dead * 2 > sum(map(len, self._expiries.values())):
             for when in list(self._expiries):
                 alive = [f for f in self._expiries[when] if f.alive]
@@ -795,36 +792,32 @@ class DRFAllocator:
             self._rebase(agent)
 
     def _rebase(self, agent: _Agent) -> None:
-        """Take the current free resources as the agent's reference and re-derive `blocked`."""
+        """Take the current free resources as the agent's reference; re-derive who is blocked."""
         agent.reference = reference = agent.available
-        for role, by_fw in agent.filters.items():
-            for fid, newest in by_fw.items():
+        for by_fw in agent.filters.values():
+            for newest in by_fw.values():
                 if newest.covers(reference):
-                    self._block(agent, fid, role)
+                    self._block(agent, newest)
                 else:
-                    self._unblock(agent, fid, role)
+                    self._unblock(agent, newest)
 
-    def _block(self, agent: _Agent, fid: str, role: str) -> None:
-        blocked = agent.blocked.setdefault(role, set())
-        if fid in blocked:
+    def _block(self, agent: _Agent, newest: _Filter) -> None:
+        if newest.blocked:
             return
-        blocked.add(fid)
-        self._blocked_at.setdefault((fid, role), set()).add(agent.id)
+        newest.blocked = True
+        fid, role = newest.framework_id, newest.role
         if fid in self._roles[role].eligible:
             agent.blocked_eligible[role] = agent.blocked_eligible.get(role, 0) + 1
             agent.blocked_total += 1
-        cached = agent.unblocked.get(role)
-        if cached is not None:
-            cached[1].discard(fid)
+            cached = agent.unblocked.get(role)
+            if cached is not None:
+                cached[1].discard(fid)
 
-    def _unblock(self, agent: _Agent, fid: str, role: str) -> None:
-        blocked = agent.blocked.get(role)
-        if blocked is None or fid not in blocked:
+    def _unblock(self, agent: _Agent, newest: _Filter) -> None:
+        if not newest.blocked:
             return
-        blocked.discard(fid)
-        if not blocked:
-            del agent.blocked[role]
-        _discard(self._blocked_at, (fid, role), agent.id)
+        newest.blocked = False
+        fid, role = newest.framework_id, newest.role
         if fid in self._roles[role].eligible:
             agent.blocked_eligible[role] -= 1
             agent.blocked_total -= 1
@@ -940,6 +933,12 @@ class DRFAllocator:
         _discard(self._fw_agents, fid, aid)
         if fid not in self._fw_agents:
             self._untracked.discard(fid)
+
+
+def _unblocked(eligible: set[str], filters: dict[str, _Filter] | None) -> set[str]:
+    if not filters:
+        return set(eligible)
+    return {fid for fid in eligible if (f := filters.get(fid)) is None or not f.blocked}
 
 
 def _roles_tuple(roles: Iterable[str]) -> tuple[str, ...]:
