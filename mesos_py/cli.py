@@ -17,12 +17,16 @@ def _run_services(build: Any) -> int:
     """Start the service tree ``build(reactor)`` returns; stop it on SIGTERM/SIGINT."""
     from twisted.internet import reactor
 
+    try:
+        root = build(reactor)
+    except ValueError as exc:  # a bad or missing flag value
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)])
-    root = build(reactor)
     try:
         root.startService()
-    except Exception as exc:  # a bad flag value or a busy port: say so, exit non-zero
-        print(f"error: {exc}", file=sys.stderr)
+    except Exception as exc:  # e.g. the port is taken: say so, exit non-zero
+        print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
     reactor.addSystemEventTrigger("before", "shutdown", root.stopService)
     reactor.run()

@@ -17,21 +17,13 @@ from typing import Any
 
 from twisted.web import http, resource, server, static
 
-from mesos_py import MESOS_API_VERSION, __version__
 from mesos_py.agent import sandbox
 from mesos_py.agent.agent import Agent
 from mesos_py.agent.executor_api import ExecutorAPI
 from mesos_py.common.attributes import attributes_flat
 from mesos_py.common.http import GetResource, HTTPError, write_error, write_json
+from mesos_py.common.identity import BUILD_INFO
 from mesos_py.common.resources import Resources
-
-BUILD = {
-    "version": MESOS_API_VERSION,
-    "build_date": "",
-    "build_time": 0,
-    "build_user": "mesos-py",
-    "git_tag": f"mesos-py-{__version__}",
-}
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 # Mesos reads at most 16 pages when no length is given.
@@ -45,7 +37,7 @@ def state(agent: Agent) -> dict[str, Any]:
     total: Resources = agent.config.resources
     used = agent.used_resources()
     reserved = total.reserved_by_role()
-    body = dict(BUILD)
+    body = dict(BUILD_INFO)
     body.update(
         {
             "start_time": agent.start_time,
@@ -267,7 +259,7 @@ def build_resource_tree(agent: Agent) -> resource.Resource:
         b"state.json": state_resource,
         b"flags": GetResource(lambda r: {"flags": agent.config.flags}),
         b"health": _Health(),
-        b"version": GetResource(lambda r: dict(BUILD)),
+        b"version": GetResource(lambda r: dict(BUILD_INFO)),
         b"api": api,
         b"metrics": metrics,
         b"files": files,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import random
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -22,7 +23,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.client import Agent, HTTPConnectionPool
 
-from mesos_py.common.http_client import Reply, Subscription, post_json, subscribe
+from mesos_py.common.http_client import CallClient, Reply, Subscription, subscribe
 
 log = Logger()
 
@@ -31,6 +32,9 @@ REGISTER_RETRY_INTERVAL_MAX = 60.0
 MAX_BATCH = 500
 DEFAULT_PING_INTERVAL = 15.0
 DEFAULT_MAX_PING_TIMEOUTS = 5
+# Task events are handled in slices of this many seconds per reactor turn, so that a
+# burst of thousands of RUN_TASKs does not hold back the status updates of the first.
+EVENT_SLICE_SECONDS = 0.005
 
 
 class LinkOwner(Protocol):
@@ -63,7 +67,8 @@ class MasterLink:
         backoff_factor: float,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        self.url = f"http://{master}/internal/agent"
+        self.path = "/internal/agent"
+        self.url = f"http://{master}{self.path}"
         self.state = LinkState.IDLE
         self.agent_id: str | None = None
         self._reactor = reactor
@@ -73,6 +78,10 @@ class MasterLink:
         self._random = rand
         self._pool = HTTPConnectionPool(reactor, persistent=True)
         self._http = Agent(reactor, pool=self._pool, connectTimeout=10)
+        self._calls = CallClient(reactor, master)
+        # (link generation, event) waiting to be handled, in arrival order
+        self._inbox: deque[tuple[int, dict]] = deque()
+        self._drain_call: IDelayedCall | None = None
         self._subscription: Subscription | None = None
         self._generation = 0
         self._attempt_call: IDelayedCall | None = None
@@ -92,16 +101,18 @@ class MasterLink:
         """Stop for good; fires when the HTTP connections are closed."""
         self.state = LinkState.STOPPED
         self._generation += 1
-        for call in (self._attempt_call, self._watchdog):
+        for call in (self._attempt_call, self._watchdog, self._drain_call):
             if call is not None and call.active():
                 call.cancel()
-        self._attempt_call = self._watchdog = None
+        self._attempt_call = self._watchdog = self._drain_call = None
+        self._inbox.clear()
         self._drop_queue()
         if self._subscription is not None:
             self._subscription.close()
             self._subscription = None
         for request in list(self._requests):
             request.cancel()
+        self._calls.close()
         return self._pool.closeCachedConnections()
 
     def _track(self, request: defer.Deferred) -> defer.Deferred:
@@ -229,11 +240,31 @@ class MasterLink:
             if not any(kind == "PONG" for kind, _, _ in self._queue):
                 self._queue.append(("PONG", None, None))
             self._pump()
+        elif kind == "ACKNOWLEDGE":
+            # An ack is for an update this agent already sent, so it may overtake
+            # queued launches; handling it now lets the task's next update go out.
+            self._handle(event)
         else:
-            try:
-                self._owner.handle_event(event)
-            except Exception:
-                log.failure("Failed to handle master event {type}", type=kind)
+            self._inbox.append((generation, event))
+            if self._drain_call is None:
+                self._drain_call = self._reactor.callLater(0, self._drain)
+
+    def _handle(self, event: dict) -> None:
+        try:
+            self._owner.handle_event(event)
+        except Exception:
+            log.failure("Failed to handle master event {type}", type=event.get("type"))
+
+    def _drain(self) -> None:
+        """Hand queued events to the agent, yielding to the reactor every few ms."""
+        self._drain_call = None
+        deadline = time.monotonic() + EVENT_SLICE_SECONDS
+        while self._inbox and time.monotonic() < deadline:
+            generation, event = self._inbox.popleft()
+            if generation == self._generation:  # else from a link that has since ended
+                self._handle(event)
+        if self._inbox:
+            self._drain_call = self._reactor.callLater(0, self._drain)
 
     def _registered(self, body: Any) -> None:
         agent_id = body.get("agent_id", {}).get("value") if isinstance(body, dict) else None
@@ -302,7 +333,7 @@ class MasterLink:
         self._in_flight = True
         generation = self._generation
         headers = {"Mesos-Stream-Id": self._subscription.stream_id or ""}
-        d = self._track(post_json(self._http, self.url, call, headers))
+        d = self._track(self._calls.post_json(self.path, call, headers))
         if waiter is not None:
             d.addBoth(_relay, waiter)
         d.addCallbacks(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 from typing import Any
 
 from twisted.application import service
@@ -20,21 +19,11 @@ from mesos_py.agent.resources_detect import host_facts, total_resources
 from mesos_py.common.attributes import parse_attributes
 from mesos_py.common.flags import add_flags
 from mesos_py.common.http import make_site
+from mesos_py.common.identity import advertised_ip
 
 
 def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
     add_flags(parser, AGENT_FLAGS)
-
-
-def _advertised_ip(options: argparse.Namespace) -> str:
-    if options.advertise_ip:
-        return options.advertise_ip
-    if options.ip not in ("0.0.0.0", ""):
-        return options.ip
-    try:
-        return socket.gethostbyname(socket.gethostname())
-    except OSError:
-        return "127.0.0.1"
 
 
 def _master_address(text: str | None) -> str:
@@ -63,7 +52,7 @@ def make_agent_config(options: argparse.Namespace) -> AgentConfig:
         attributes = parse_attributes(options.attributes) if options.attributes else []
     except ValueError as exc:
         raise ValueError(f"--attributes: {exc}") from None
-    ip = _advertised_ip(options)
+    ip = advertised_ip(options.ip, options.advertise_ip)
     return AgentConfig(
         master=_master_address(options.master),
         work_dir=work_dir,

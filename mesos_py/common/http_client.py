@@ -216,7 +216,9 @@ class _PipelinedConnection(protocol.Protocol):
         code, headers = self._head
         self._head = None
         if self._waiting:
-            self._waiting.popleft().callback(Reply(code, headers, bytes(self._body)))
+            waiter = self._waiting.popleft()
+            if not waiter.called:  # a caller may have cancelled it
+                waiter.callback(Reply(code, headers, bytes(self._body)))
         return True
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
@@ -226,7 +228,8 @@ class _PipelinedConnection(protocol.Protocol):
     def _fail_all(self, reason: Any) -> None:
         waiting, self._waiting = self._waiting, collections.deque()
         for d in waiting:
-            d.errback(reason)
+            if not d.called:
+                d.errback(reason)
 
 
 class CallClient:

@@ -7,7 +7,7 @@ import uuid
 from twisted.web import http, server
 
 from mesos_py.common.http import EventStream, HTTPError, JSONCallResource, read_json_call
-from mesos_py.common.protocol import id_value
+from mesos_py.common.protocol import TASK_STATES, id_value
 from mesos_py.common.resources import ResourceError, Resources
 from mesos_py.master.master import CallRefused, Master
 
@@ -57,6 +57,11 @@ class AgentAPI(JSONCallResource):
                 if not isinstance(entry, dict) or not isinstance(entry.get("status"), dict):
                     raise HTTPError(http.BAD_REQUEST, "each update needs a 'status' object")
                 _id(entry["status"], "task_id")
+                if (
+                    entry["status"].get("state") not in TASK_STATES
+                    or entry.get("latest_state", "TASK_RUNNING") not in TASK_STATES
+                ):
+                    raise HTTPError(http.BAD_REQUEST, "update has an unknown task state")
                 self.master.status_update(
                     agent, _id(entry, "framework_id"), entry["status"], entry.get("latest_state")
                 )

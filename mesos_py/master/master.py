@@ -89,7 +89,7 @@ class Master:
         self.master_id = str(uuid.uuid4())
         self.start_time = time.time()
         self.elected_time: float | None = self.start_time
-        self.allocator = DRFAllocator()
+        self.allocator = DRFAllocator(allocation_interval=config.allocation_interval)
         self.allocator.set_weights(dict(config.weights))
         self.frameworks: dict[str, Framework] = {}
         self.completed_frameworks: collections.deque[Framework] = collections.deque(
@@ -177,6 +177,7 @@ class Master:
                     allocation.agent_id,
                     allocation.resources,
                     now=self.clock.seconds(),
+                    role=allocation.role,
                 )
                 continue
             by_framework[allocation.framework_id].append(
@@ -260,7 +261,11 @@ class Master:
         """Take an offer back; its resources return to the allocator unfiltered."""
         self._remove_offer(offer)
         self.allocator.recover(
-            offer.framework_id, offer.agent_id, offer.resources, now=self.clock.seconds()
+            offer.framework_id,
+            offer.agent_id,
+            offer.resources,
+            now=self.clock.seconds(),
+            role=offer.role,
         )
         framework = self.frameworks.get(offer.framework_id)
         if framework is not None and notify:
@@ -486,6 +491,7 @@ class Master:
                 framework.framework_id,
                 offer.agent_id,
                 offer.resources,
+                role=offer.role,
                 now=self.clock.seconds(),
                 refuse_seconds=refuse,
             )
@@ -668,6 +674,7 @@ class Master:
                     framework.framework_id,
                     offer.agent_id,
                     offer.resources,
+                    role=offer.role,
                     now=self.clock.seconds(),
                 )
             self._drop_operations(framework, operations, problem)
@@ -678,7 +685,11 @@ class Master:
         role = offers[0].role
         if agent is None or not agent.connected:
             self.allocator.recover(
-                framework.framework_id, offers[0].agent_id, remaining, now=self.clock.seconds()
+                framework.framework_id,
+                offers[0].agent_id,
+                remaining,
+                now=self.clock.seconds(),
+                role=role,
             )
             self._drop_operations(framework, operations, "Agent is not connected")
             return
@@ -698,6 +709,7 @@ class Master:
                 framework.framework_id,
                 agent.agent_id,
                 remaining,
+                role=role,
                 now=self.clock.seconds(),
                 refuse_seconds=refuse,
             )
@@ -904,22 +916,29 @@ class Master:
 
     # --------------------------------------------------------------- status
 
-    def _apply_state(self, task: Task, status: dict, latest_state: str | None = None) -> bool:
-        """Record a status; release the task's resources when it first turns terminal."""
-        was_terminal = task.terminal
+    def _apply_state(self, task: Task, status: dict, latest_state: str | None = None) -> None:
+        """Record a status; release the task's resources when it first turns terminal.
+
+        ``latest_state`` is the agent's newest state for the task when the update being
+        delivered is an older one still awaiting acknowledgement (as in Mesos).
+        """
         task.last_status = status
-        state = latest_state or status["state"]
-        if was_terminal:
-            return False
-        task.state = state
-        task.statuses.append({"state": status["state"], "timestamp": status.get("timestamp")})
+        if not task.statuses or task.statuses[-1]["state"] != status["state"]:
+            # A retried update (same state) adds no history: retries must not grow memory.
+            task.statuses.append({"state": status["state"], "timestamp": status.get("timestamp")})
         if task.terminal:
-            self.metrics["master/tasks_" + state[5:].lower()] += 1
+            return
+        task.state = latest_state or status["state"]
+        if task.terminal:
+            self.metrics["master/tasks_" + task.state[5:].lower()] += 1
             if task.agent_id in self.agents:
                 self.allocator.recover(
-                    task.framework_id, task.agent_id, task.resources, now=self.clock.seconds()
+                    task.framework_id,
+                    task.agent_id,
+                    task.resources,
+                    now=self.clock.seconds(),
+                    role=task.role,
                 )
-        return True
 
     def _complete_task(self, task: Task) -> None:
         framework = self.frameworks.get(task.framework_id)
@@ -1045,6 +1064,7 @@ class Master:
                     "agent_id": ident(agent_id),
                     "master_info": self.master_info,
                     "ping_interval_seconds": self.config.agent_ping_timeout,
+                    "max_ping_timeouts": self.config.max_agent_ping_timeouts,
                     "reregistered": reregistered,
                 },
             }
@@ -1123,7 +1143,9 @@ class Master:
             framework.tasks[task_id] = task
             agent.tasks[(framework_id, task_id)] = task
             if not task.terminal:
-                self.allocator.add_allocation(framework_id, agent.agent_id, resources)
+                self.allocator.add_allocation(
+                    framework_id, agent.agent_id, resources, role=task.role
+                )
 
     def _schedule_ping(self, agent: AgentRecord) -> None:
         if agent.ping_call is not None and agent.ping_call.active():

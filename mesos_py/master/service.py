@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import socket
 from typing import Any
 
 from twisted.application import service
@@ -12,6 +11,7 @@ from twisted.web import http, resource, server
 
 from mesos_py.common.flags import add_flags, flags_as_strings
 from mesos_py.common.http import GetResource, HTTPError, make_site, write_error
+from mesos_py.common.identity import BUILD_INFO, advertised_ip
 from mesos_py.master import state_json
 from mesos_py.master.agent_api import AgentAPI
 from mesos_py.master.flags import MASTER_FLAGS, parse_weights
@@ -22,17 +22,6 @@ from mesos_py.master.scheduler_api import SchedulerAPI
 
 def add_master_arguments(parser: argparse.ArgumentParser) -> None:
     add_flags(parser, MASTER_FLAGS)
-
-
-def _advertised_ip(options: argparse.Namespace) -> str:
-    if options.advertise_ip:
-        return options.advertise_ip
-    if options.ip not in ("0.0.0.0", ""):
-        return options.ip
-    try:
-        return socket.gethostbyname(socket.gethostname())
-    except OSError:
-        return "127.0.0.1"
 
 
 class _Redirect(resource.Resource):
@@ -169,7 +158,7 @@ def build_resource_tree(master: Master, leadership: Any) -> resource.Resource:
     root.putChild(b"internal", internal)
     root.putChild(b"health", _Health())
     root.putChild(b"redirect", _Redirect(leadership))
-    root.putChild(b"version", GetResource(lambda r: dict(state_json.BUILD)))
+    root.putChild(b"version", GetResource(lambda r: dict(BUILD_INFO)))
     root.putChild(b"state", leader_only(state))
     return root
 
@@ -180,7 +169,7 @@ class MasterService(service.MultiService):
     def __init__(self, options: argparse.Namespace, reactor: Any) -> None:
         super().__init__()
         self.reactor = reactor
-        ip = _advertised_ip(options)
+        ip = advertised_ip(options.ip, options.advertise_ip)
         self.config = MasterConfig(
             hostname=options.hostname or ip,
             ip=ip,

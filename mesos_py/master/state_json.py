@@ -6,19 +6,11 @@ import collections
 import os
 from typing import Any
 
-from mesos_py import MESOS_API_VERSION, __version__
+from mesos_py.common.identity import BUILD_INFO
 from mesos_py.common.protocol import SUMMARY_STATES
 from mesos_py.common.resources import Resources
 from mesos_py.master.master import Master
 from mesos_py.master.model import AgentRecord, Framework, Task
-
-BUILD = {
-    "version": MESOS_API_VERSION,
-    "build_date": "",
-    "build_time": 0,
-    "build_user": "mesos-py",
-    "git_tag": f"mesos-py-{__version__}",
-}
 
 
 def _sum(resources: Any) -> Resources:
@@ -130,7 +122,6 @@ def agent_json(master: Master, agent: AgentRecord) -> dict[str, Any]:
     for framework in master.frameworks.values():
         used = used + _sum(r for _, r in framework.executors.get(agent.agent_id, {}).values())
     offered = _sum(master.offers[o].resources for o in agent.offers)
-    reserved: dict[str, dict] = {}
     body = {
         "id": agent.agent_id,
         "pid": agent.pid,
@@ -140,8 +131,10 @@ def agent_json(master: Master, agent: AgentRecord) -> dict[str, Any]:
         "resources": agent.total.to_flat(),
         "used_resources": used.to_flat(),
         "offered_resources": offered.to_flat(),
-        "reserved_resources": reserved,
-        "unreserved_resources": agent.total.to_flat(),
+        "reserved_resources": {
+            role: resources.to_flat() for role, resources in agent.total.reserved_by_role().items()
+        },
+        "unreserved_resources": agent.total.unreserved().to_flat(),
         "attributes": _attributes_flat(agent.info),
         "active": agent.connected and agent.active,
         "deactivated": not agent.active,
@@ -154,7 +147,7 @@ def agent_json(master: Master, agent: AgentRecord) -> dict[str, Any]:
 
 
 def _build_and_identity(master: Master) -> dict[str, Any]:
-    body = dict(BUILD)
+    body = dict(BUILD_INFO)
     body.update(
         {
             "start_time": master.start_time,
