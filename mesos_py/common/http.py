@@ -185,7 +185,8 @@ class EventStream:
         self.stream_id = stream_id
         self.closed = False
         self._clock = clock
-        self._on_close = on_close
+        # Run once when the stream ends, whichever side ends it; owners may replace it.
+        self.on_close = on_close
         self._heartbeat_call = None
         request.setResponseCode(http.OK)
         request.setHeader(b"content-type", b"application/json")
@@ -216,13 +217,13 @@ class EventStream:
         self._finished(None)
 
     def _finished(self, result: Failure | None) -> None:
-        if self.closed and self._on_close is None:
+        if self.closed and self.on_close is None:
             return
         self.closed = True
         if self._heartbeat_call is not None and self._heartbeat_call.active():
             self._heartbeat_call.cancel()
         self._heartbeat_call = None
-        on_close, self._on_close = self._on_close, None
+        on_close, self.on_close = self.on_close, None
         if on_close is not None:
             try:
                 on_close(self)

@@ -300,19 +300,6 @@ class Master:
                 suppressed_roles=suppressed,
                 gpu_aware=framework.has_capability("GPU_RESOURCES"),
             )
-            for agent in self.agents.values():
-                executors = framework.executors.get(agent.agent_id, {})
-                used = sum(
-                    (
-                        t.resources
-                        for t in agent.tasks.values()
-                        if t.framework_id == framework_id and not t.terminal
-                    ),
-                    Resources(),
-                )
-                used = sum((r for _, r in executors.values()), used)
-                if used:
-                    self.allocator.add_allocation(framework_id, agent.agent_id, used)
             log.info("Framework {id} ({name}) subscribed", id=framework_id, name=info.get("name"))
         else:
             self._failover(framework, info, suppressed, stream, now)
@@ -334,13 +321,12 @@ class Master:
         framework.stream = stream
         framework.connected = framework.active = True
         framework.recovered = False
-        stream.framework_id = framework.framework_id
 
         def closed(_stream: EventStream) -> None:
             if framework.stream is _stream:
                 self.disconnect_framework(framework)
 
-        stream._on_close = closed
+        stream.on_close = closed
 
     def _failover(
         self, framework: Framework, info: dict, suppressed: set, stream: EventStream, now: float
@@ -1054,7 +1040,7 @@ class Master:
             if agent.link is _link:
                 self.disconnect_agent(agent)
 
-        link._on_close = closed
+        link.on_close = closed
         if reregistered:
             self._reconcile_agent_tasks(agent, register)
         link.send(

@@ -117,3 +117,28 @@ def test_bad_master_flags_exit_with_a_message():
 def test_version_is_dotted_integers_for_pymesos(process_cluster):
     version = get_json(process_cluster.address, "/version")["version"]
     assert tuple(int(part) for part in version.split(".")) >= (1, 0, 0)
+
+
+def test_a_tasks_output_is_readable_through_the_agents_files_endpoint(process_cluster):
+    raw = RawScheduler(process_cluster.address)
+    offer = raw.next_event("OFFERS")["offers"]["offers"][0]
+    launch(raw, offer, [command_task(offer, "talks", "echo hello-from-the-sandbox")])
+    collect(raw, ["talks"], {"TASK_FINISHED"})
+    url = offer["url"]["address"]
+    agent = f"{url['ip']}:{url['port']}"
+    state = get_json(agent, "/state")
+    executors = [
+        e
+        for f in state["frameworks"] + state["completed_frameworks"]
+        for e in f["executors"] + f["completed_executors"]
+        if e["id"] == "talks"
+    ]
+    directory = executors[0]["directory"]
+    path = urllib.parse.quote(f"{directory}/stdout")
+    read = get_json(agent, f"/files/read?path={path}&offset=0")
+    assert "hello-from-the-sandbox" in read["data"]
+    listing = get_json(agent, f"/files/browse?path={urllib.parse.quote(directory)}")
+    assert {"stdout", "stderr"} <= {entry["path"].rsplit("/", 1)[1] for entry in listing}
+    status, _, _ = request(agent, "GET", "/files/read?path=/etc/passwd&offset=0")
+    assert status in (403, 404)
+    raw.close()

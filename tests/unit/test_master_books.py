@@ -16,7 +16,7 @@ class MemoryStream:
         self.stream_id = stream_id
         self.events: list[dict] = []
         self.closed = False
-        self._on_close = None
+        self.on_close = None
 
     def send(self, event: dict) -> None:
         self.events.append(event)
@@ -26,8 +26,8 @@ class MemoryStream:
 
     def close(self) -> None:
         self.closed = True
-        if self._on_close:
-            self._on_close(self)
+        if self.on_close:
+            self.on_close(self)
 
     def of_type(self, kind: str) -> list[dict]:
         return [e for e in self.events if e["type"] == kind]
