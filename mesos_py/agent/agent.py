@@ -7,11 +7,19 @@ framework's own executor process speaking the executor API
 (``custom_executor``, ``executor_api``).  Every status update, whoever made
 it, goes through ``_record`` into the status update manager, which re-sends
 it until the master relays the framework's acknowledgement.
+
+Frameworks with ``checkpoint: true`` have their tasks, executors and update
+streams written under ``<work_dir>/meta`` (``checkpoint``) and their
+processes run under the launcher's supervising wrapper, so that an agent
+killed outright finds them again when it restarts (``recover``).  With
+cgroups isolators every container gets its cgroups (``cgroups``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import time
 import uuid
 from collections import Counter, deque
@@ -22,16 +30,30 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from mesos_py import MESOS_API_VERSION
-from mesos_py.agent import sandbox
+from mesos_py.agent import checkpoint, sandbox
+from mesos_py.agent.cgroups import Backend, CgroupError, Limits
 from mesos_py.agent.command_executor import (
     CommandExecutor,
+    Limitation,
     UserResolver,
     command_environment,
     command_line,
     grace_period,
 )
-from mesos_py.agent.custom_executor import CustomExecutor, executor_environment
-from mesos_py.agent.launcher import LaunchError, PosixLauncher, RunAs, lookup_user
+from mesos_py.agent.custom_executor import (
+    EXECUTOR_REREGISTRATION_TIMEOUT,
+    CustomExecutor,
+    executor_environment,
+)
+from mesos_py.agent.launcher import (
+    LaunchError,
+    PosixLauncher,
+    Process,
+    RunAs,
+    lookup_user,
+    process_statistics,
+    start_time,
+)
 from mesos_py.agent.master_link import MasterLink
 from mesos_py.agent.model import (
     MAX_COMPLETED_FRAMEWORKS,
@@ -79,6 +101,10 @@ class AgentConfig:
     registration_backoff_factor: float = 1.0
     status_update_retry_interval_min: float = 10.0
     executor_environment: dict[str, str] | None = None
+    recover: str = "reconnect"
+    executor_reregistration_timeout: float = EXECUTOR_REREGISTRATION_TIMEOUT
+    cgroups_enable_cfs: bool = False
+    cgroups_pids_max: int | None = None
 
 
 class ExecutorLookupError(LookupError):
@@ -86,10 +112,18 @@ class ExecutorLookupError(LookupError):
 
 
 class Agent:
-    def __init__(self, config: AgentConfig, reactor, launcher: PosixLauncher | None = None):
+    def __init__(
+        self,
+        config: AgentConfig,
+        reactor,
+        launcher: PosixLauncher | None = None,
+        isolator: Backend | None = None,
+    ):
         self.config = config
         self.clock = reactor
         self.launcher = launcher or PosixLauncher(reactor)
+        self.isolator = isolator
+        self.recovery_seconds = 0.0
         self.agent_id: str | None = None
         self.start_time = time.time()
         self.frameworks: dict[str, Framework] = {}
@@ -117,6 +151,9 @@ class Agent:
 
     def start(self) -> None:
         self.start_time = time.time()
+        started = time.monotonic()
+        self._recover()
+        self.recovery_seconds = time.monotonic() - started
         self.link.start()
 
     @defer.inlineCallbacks
@@ -136,7 +173,136 @@ class Agent:
                 log.info("UNREGISTER failed: {error}", error=exc)
         yield defer.DeferredList(exits, consumeErrors=True)
         self.updates.forget_all()
+        checkpoint.remove_tree(checkpoint.Paths(self.config.work_dir).slaves)
         yield self.link.stop()
+
+    # ------------------------------------------------------------- recovery
+
+    def _recover(self) -> None:
+        """Rebuild what a killed agent ran from its checkpoint, then clean up the rest.
+
+        Recovered update streams wait, paused, for the re-registration; live
+        processes are re-attached by pidfd; tasks whose process ended while
+        the agent was down get their terminal update from the recorded exit
+        code on the next reactor turn.  Cgroups under our root that belong to
+        no recovered container are leftovers: their processes are killed and
+        the cgroups removed.
+        """
+        found = checkpoint.read_checkpoint(self.config.work_dir)
+        plan = checkpoint.plan_recovery(found, checkpoint.current_boot_id(), self.config.recover)
+        log.info("Recovery: {reason}", reason=plan.reason)
+        for record in plan.kill:
+            if start_time(record.pid) == record.started:
+                with contextlib.suppress(OSError):
+                    os.killpg(record.pid, signal.SIGKILL)
+        if plan.agent_id is None:
+            checkpoint.remove_tree(checkpoint.Paths(self.config.work_dir).slaves)
+        else:
+            self.agent_id = self.link.agent_id = plan.agent_id
+            for framework_checkpoint in plan.frameworks.values():
+                try:
+                    self._recover_framework(framework_checkpoint)
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    log.error("Skipping an unreadable checkpoint: {error!r}", error=exc)
+                    self.counters["slave/recovery_errors"] += 1
+        if self.isolator is not None:
+            live = {e.container_id for f in self.frameworks.values() for e in f.executors.values()}
+            for container_id in self.isolator.containers() - live:
+                log.info("Removing the leftover cgroups of {id}", id=container_id)
+                try:
+                    self.isolator.destroy(container_id)
+                except (CgroupError, OSError) as exc:
+                    log.error("Failed to remove cgroups {id}: {error}", id=container_id, error=exc)
+
+    def _recover_framework(self, found: checkpoint.FrameworkCheckpoint) -> None:
+        framework_id = id_value(found.info, "id")
+        framework = self.frameworks[framework_id] = Framework(dict(found.info))
+        for executor_id, found_executor in found.executors.items():
+            run = found_executor.run
+            if run is None:
+                continue
+            kind = ExecutorKind(found_executor.kind)
+            info = dict(found_executor.info, executor_id=ident(executor_id))
+            executor = Executor(
+                framework_id,
+                info,
+                kind,
+                run.container_id,
+                run.directory,
+                resources=parse_resources(info.get("resources")),
+            )
+            for task_id, found_task in run.tasks.items():
+                if id_value(found_task.info, "task_id") != task_id:
+                    continue
+                task = Task(
+                    found_task.info,
+                    framework_id,
+                    executor_id,
+                    resources=parse_resources(found_task.info.get("resources")),
+                )
+                for status in found_task.log.statuses:
+                    task.record(status)
+                executor.tasks[task_id] = task
+                self._tasks[(framework_id, task_id)] = (executor, task)
+                for status in found_task.log.pending:
+                    self.updates.update(framework_id, status)
+            framework.executors[executor_id] = executor
+            if kind is ExecutorKind.CUSTOM:
+                self._recover_custom_executor(framework, executor, run)
+            else:
+                self._recover_builtin_executor(framework, executor, run)
+        self._maybe_remove_framework(framework)
+
+    def _recover_builtin_executor(
+        self, framework: Framework, executor: Executor, run: checkpoint.RunCheckpoint
+    ) -> None:
+        executor.state = ExecutorState.RUNNING
+        try:
+            cgroups = self._isolate(executor, [t.info for t in executor.live_tasks()])
+        except LaunchError as exc:
+            log.error("Recovered container {id}: {error}", id=executor.container_id, error=exc)
+            cgroups = []
+        self._builtin_runner(framework, executor, cgroups)
+        for task in executor.live_tasks():
+            process = run.tasks[task.task_id].process
+            if process is None:  # the agent died between checkpointing the task and starting it
+                self._agent_status(
+                    framework,
+                    executor,
+                    task.task_id,
+                    self._lost_state(framework),
+                    "REASON_AGENT_RESTARTED",
+                    "The agent restarted before the task was started",
+                )
+                continue
+            adopted = self.launcher.adopt(process.pid, process.started, process.status_path)
+            executor.runner.adopt(task.info, adopted, killed=task.state == "TASK_KILLING")
+        executor.runner.recovered()
+
+    def _recover_custom_executor(
+        self, framework: Framework, executor: Executor, run: checkpoint.RunCheckpoint
+    ) -> None:
+        record = run.process
+        if record is None:
+            executor.state = ExecutorState.TERMINATED
+            for task in executor.live_tasks():
+                self._agent_status(
+                    framework,
+                    executor,
+                    task.task_id,
+                    "TASK_FAILED",
+                    "REASON_EXECUTOR_TERMINATED",
+                    "The agent restarted before the executor was started",
+                )
+            return
+        process = self.launcher.adopt(record.pid, record.started, record.status_path)
+        executor.runner = CustomExecutor(
+            self.clock,
+            process,
+            self.config.executor_reregistration_timeout,
+            lambda: self._registration_timed_out(executor),
+        )
+        process.when_exited().addCallback(lambda status: self._executor_exited(executor, status))
 
     @property
     def port(self) -> int:
@@ -207,6 +373,7 @@ class Agent:
         self.agent_id = agent_id
         try:
             sandbox.mark_current_agent(self.config.work_dir, agent_id)
+            self._checkpoint_agent()
         except (OSError, ValueError) as exc:
             log.error("Cannot create the agent's work directory: {error}", error=exc)
         log.info(
@@ -321,6 +488,7 @@ class Agent:
         if entry is None:
             return
         executor, task = entry
+        self._checkpoint_task_record(executor, task, checkpoint.ack_record(status_uuid))
         if executor.kind is ExecutorKind.CUSTOM and acknowledged.get("source") == "SOURCE_EXECUTOR":
             executor.runner.send(
                 {
@@ -454,7 +622,7 @@ class Agent:
         info = dict(
             info, executor_id=ident(executor_id), framework_id=ident(framework.framework_id)
         )
-        return Executor(
+        executor = Executor(
             framework.framework_id,
             info,
             kind,
@@ -462,6 +630,132 @@ class Agent:
             directory,
             resources=parse_resources(info.get("resources")),
         )
+        if self._checkpointing(framework):
+            paths = self._paths()
+            try:
+                checkpoint.write_json(
+                    os.path.join(paths.framework(framework.framework_id), "framework.info"),
+                    dict(framework.info, id=ident(framework.framework_id)),
+                )
+                executor_dir = paths.executor(framework.framework_id, executor_id)
+                checkpoint.write_json(
+                    os.path.join(executor_dir, "executor.info"),
+                    {"info": info, "kind": kind.value},
+                )
+                run_dir = paths.run(framework.framework_id, executor_id, container_id)
+                checkpoint.write_json(os.path.join(run_dir, "run.info"), {"directory": directory})
+            except (OSError, ValueError) as exc:
+                raise LaunchError(f"Failed to checkpoint the executor: {exc}") from None
+        return executor
+
+    # ------------------------------------------------- isolation, checkpoints
+
+    def _isolate(self, executor: Executor, tasks: list[dict]) -> list[str]:
+        """Create (or resize) the executor's cgroups; the ``cgroup.procs`` files to join."""
+        if self.isolator is None:
+            return []
+        resources = executor.resources
+        for task in tasks:
+            resources = resources + parse_resources(task.get("resources"))
+        limits = Limits(
+            resources.scalar("cpus"),
+            resources.scalar("mem"),
+            self.config.cgroups_enable_cfs,
+            self.config.cgroups_pids_max,
+        )
+        try:
+            return self.isolator.create(executor.container_id, limits)
+        except (CgroupError, OSError) as exc:
+            raise LaunchError(str(exc)) from None
+
+    def _limitation(self, executor: Executor) -> Limitation | None:
+        """The memory limitation that ended the container, if the kernel OOM-killed in it."""
+        if self.isolator is None:
+            return None
+        message = self.isolator.memory_limitation(executor.container_id)
+        if message is None:
+            return None
+        mem = executor.used_resources().scalar("mem")
+        resource = {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}}
+        return "REASON_CONTAINER_LIMITATION_MEMORY", message, [resource]
+
+    def _release(self, executor: Executor) -> None:
+        """The container has ended: remove its cgroups."""
+        if self.isolator is None:
+            return
+        try:
+            self.isolator.destroy(executor.container_id)
+        except (CgroupError, OSError) as exc:
+            log.error(
+                "Failed to remove the cgroups of {id}: {error}", id=executor.container_id, error=exc
+            )
+            self.counters["containerizer/mesos/container_destroy_errors"] += 1
+
+    def _paths(self) -> checkpoint.Paths:
+        return checkpoint.Paths(self.config.work_dir, self.agent_id or "")
+
+    @staticmethod
+    def _checkpointing(framework: Framework | None) -> bool:
+        return framework is not None and bool(framework.info.get("checkpoint"))
+
+    def _checkpoint_agent(self) -> None:
+        paths = self._paths()
+        checkpoint.write_json(os.path.join(paths.agent(), "slave.info"), self.agent_info())
+        checkpoint.atomic_write(paths.boot_id, checkpoint.current_boot_id().encode())
+        sandbox.point_link(paths.latest, self.agent_id or "", durable=True)
+
+    def _task_dir(self, executor: Executor, task_id: str) -> str:
+        return self._paths().task(
+            executor.framework_id, executor.executor_id, executor.container_id, task_id
+        )
+
+    def _checkpoint_task_record(self, executor: Executor, task: Task, record: dict) -> None:
+        if not self._checkpointing(self.frameworks.get(executor.framework_id)):
+            return
+        path = os.path.join(self._task_dir(executor, task.task_id), "task.updates")
+        try:
+            checkpoint.append_record(path, record)
+        except (OSError, ValueError) as exc:
+            log.error("Failed to checkpoint an update of {id}: {error}", id=task.task_id, error=exc)
+            self.counters["slave/checkpoint_errors"] += 1
+
+    def _status_path(self, executor: Executor, task_id: str | None) -> str | None:
+        """Where a checkpointed process's wrapper writes its exit code (None: no wrapper)."""
+        if not self._checkpointing(self.frameworks.get(executor.framework_id)):
+            return None
+        if task_id is None:
+            directory = self._paths().run(
+                executor.framework_id, executor.executor_id, executor.container_id
+            )
+        else:
+            directory = self._task_dir(executor, task_id)
+        return os.path.join(directory, "exit.status")
+
+    def _forked(self, executor: Executor, task_id: str | None, process: Process) -> None:
+        """Record a checkpointed process so that a restarted agent can find it again."""
+        status_path = self._status_path(executor, task_id)
+        if status_path is None:
+            return
+        directory = os.path.dirname(status_path)
+        if task_id is None:
+            directory = os.path.join(directory, "pids")
+        try:
+            checkpoint.write_json(
+                os.path.join(directory, "forked.pid"),
+                {"pid": process.pid, "started": start_time(process.pid)},
+            )
+        except OSError as exc:
+            log.error("Failed to checkpoint pid {pid}: {error}", pid=process.pid, error=exc)
+            self.counters["slave/checkpoint_errors"] += 1
+
+    def _forget_checkpoint(self, framework: Framework, executor: Executor | None) -> None:
+        if not self._checkpointing(framework) or not self.agent_id:
+            return
+        paths = self._paths()
+        if executor is None:
+            checkpoint.remove_tree(paths.framework(framework.framework_id))
+        else:
+            checkpoint.remove_tree(paths.executor(framework.framework_id, executor.executor_id))
 
     def _add_tasks(self, executor: Executor, tasks: list[dict], queued: bool) -> None:
         for info in tasks:
@@ -473,6 +767,13 @@ class Agent:
             )
             (executor.queued if queued else executor.tasks)[task.task_id] = task
             self._tasks[(executor.framework_id, task.task_id)] = (executor, task)
+            if self._checkpointing(self.frameworks.get(executor.framework_id)):
+                path = os.path.join(self._task_dir(executor, task.task_id), "task.info")
+                try:
+                    checkpoint.write_json(path, info)
+                except OSError as exc:
+                    log.error("Failed to checkpoint task {id}: {error}", id=task.task_id, error=exc)
+                    self.counters["slave/checkpoint_errors"] += 1
 
     def _launch_command_task(self, framework: Framework, task: dict) -> None:
         task_id = task["task_id"]["value"]
@@ -498,13 +799,30 @@ class Agent:
         try:
             executor = self._new_executor(framework, info, kind, resolve(None))
         except LaunchError as exc:
+            executor = None
+            failure = str(exc)
+        else:
+            try:
+                cgroups = self._isolate(executor, tasks)
+                failure = None
+            except LaunchError as exc:
+                self._forget_checkpoint(framework, executor)
+                failure = str(exc)
+        if failure is not None:
             for task in tasks:
-                self._launch_failed(framework, None, task["task_id"]["value"], str(exc))
+                self._launch_failed(framework, None, task["task_id"]["value"], failure)
             if kind is not ExecutorKind.COMMAND:
                 self._report_executor_exit(framework, info, UNKNOWN_EXIT_STATUS)
             return
         executor.state = ExecutorState.RUNNING
         framework.executors[executor.executor_id] = executor
+        self._builtin_runner(framework, executor, cgroups)
+        self._add_tasks(executor, tasks, queued=False)
+        executor.runner.launch(tasks)
+
+    def _builtin_runner(self, framework: Framework, executor: Executor, cgroups: list[str]) -> None:
+        resolve = self._resolver(framework)
+        kind = executor.kind
         executor.runner = CommandExecutor(
             launcher=self.launcher,
             clock=self.clock,
@@ -521,9 +839,11 @@ class Agent:
             terminated=lambda: self._executor_exited(executor, 0),
             killing_state=framework.has_capability("TASK_KILLING_STATE"),
             task_groups=kind is ExecutorKind.DEFAULT,
+            cgroups=cgroups,
+            status_path=lambda task_id: self._status_path(executor, task_id),
+            forked=lambda task_id, process: self._forked(executor, task_id, process),
+            limitation=lambda: self._limitation(executor),
         )
-        self._add_tasks(executor, tasks, queued=False)
-        executor.runner.launch(tasks)
 
     def _launch_on_executor(
         self, framework: Framework, info: dict, tasks: list[dict], group: bool
@@ -559,6 +879,12 @@ class Agent:
                     f"Executor '{executor_id}' is terminating or of another type",
                 )
             return
+        try:
+            self._isolate(executor, [t.info for t in executor.live_tasks()] + tasks)
+        except LaunchError as exc:
+            for task in tasks:
+                self._launch_failed(framework, executor, task["task_id"]["value"], str(exc))
+            return
         if kind is ExecutorKind.DEFAULT:
             self._add_tasks(executor, tasks, queued=False)
             executor.runner.launch(tasks)
@@ -575,11 +901,13 @@ class Agent:
     ) -> Executor | None:
         executor_id = id_value(info, "executor_id")
         grace = self._shutdown_grace(info)
+        executor = None
         try:
             command = info.get("command")
             argv, executable = command_line(command)
             run_as = self._resolver(framework)(command.get("user"))
             executor = self._new_executor(framework, info, ExecutorKind.CUSTOM, run_as)
+            cgroups = self._isolate(executor, tasks)
             env = command_environment(
                 self._executor_environment(framework, executor_id, executor.directory, grace),
                 command,
@@ -592,9 +920,15 @@ class Agent:
                 stdout=os.path.join(executor.directory, "stdout"),
                 stderr=os.path.join(executor.directory, "stderr"),
                 run_as=run_as,
+                cgroups=cgroups,
+                status_path=self._status_path(executor, None),
             )
+            self._forked(executor, None, process)
         except (LaunchError, OSError) as exc:
             log.warn("Executor {id} failed to launch: {error}", id=executor_id, error=str(exc))
+            if executor is not None:
+                self._release(executor)
+                self._forget_checkpoint(framework, executor)
             for task in tasks:
                 self._launch_failed(framework, None, task["task_id"]["value"], str(exc))
             self._report_executor_exit(framework, info, UNKNOWN_EXIT_STATUS)
@@ -659,6 +993,8 @@ class Agent:
         """Kill an executor's processes now; fires when they are gone."""
         if executor.state is not ExecutorState.TERMINATED:
             executor.state = ExecutorState.TERMINATING
+        if executor.runner is None:  # recovered without a process
+            return defer.succeed(None)
         return executor.runner.destroy()
 
     # ------------------------------------------------------ executors ending
@@ -675,18 +1011,16 @@ class Agent:
                 status=wait_status,
             )
         self.counters["slave/executors_terminated"] += 1
+        limitation = self._limitation(executor) if executor.live_tasks() else None
+        self._release(executor)
         framework = self.frameworks.get(executor.framework_id)
         if framework is None:
             return
         for task in executor.live_tasks():
-            self._agent_status(
-                framework,
-                executor,
-                task.task_id,
-                "TASK_FAILED",
-                "REASON_EXECUTOR_TERMINATED",
-                "Executor terminated",
-            )
+            reason, message = "REASON_EXECUTOR_TERMINATED", "Executor terminated"
+            if limitation is not None:
+                reason, message, _ = limitation
+            self._agent_status(framework, executor, task.task_id, "TASK_FAILED", reason, message)
         if executor.kind is not ExecutorKind.COMMAND:
             self._report_executor_exit(framework, executor.info, wait_status)
         self._maybe_remove_executor(executor)
@@ -725,6 +1059,7 @@ class Agent:
         if framework.executors.get(executor.executor_id) is executor:
             del framework.executors[executor.executor_id]
             framework.completed_executors.append(executor)
+            self._forget_checkpoint(framework, executor)
         self._maybe_remove_framework(framework)
 
     def _maybe_remove_framework(self, framework: Framework) -> None:
@@ -733,11 +1068,13 @@ class Agent:
         if self.frameworks.get(framework.framework_id) is framework:
             del self.frameworks[framework.framework_id]
             self.completed_frameworks.append(framework)
+            self._forget_checkpoint(framework, None)
 
     def _wipe(self, why: str) -> None:
         """Forget every framework and kill everything: the master no longer knows us."""
         log.warn("Killing all tasks: {why}", why=why)
         self.updates.forget_all()
+        checkpoint.remove_tree(checkpoint.Paths(self.config.work_dir).slaves)
         for framework in list(self.frameworks.values()):
             framework.terminating = True
             for executor in list(framework.executors.values()):
@@ -808,6 +1145,9 @@ class Agent:
                 self.counters["slave/invalid_status_updates"] += 1
                 return
             task.record(status)
+            entry = self._tasks.get((framework.framework_id, task.task_id))
+            if entry is not None:  # written before it is sent: a sent update is never lost
+                self._checkpoint_task_record(entry[0], task, checkpoint.update_record(status))
         if not framework.terminating:
             self.updates.update(framework.framework_id, status)
         self.counters["slave/valid_status_updates"] += 1
@@ -928,8 +1268,50 @@ class Agent:
             "slave/container_launch_errors",
         ):
             snapshot[name] = self.counters[name]
-        snapshot["slave/recovery_errors"] = 0
+        snapshot["slave/recovery_errors"] = self.counters["slave/recovery_errors"]
+        snapshot["slave/recovery_time_secs"] = self.recovery_seconds
+        snapshot["containerizer/mesos/container_destroy_errors"] = self.counters[
+            "containerizer/mesos/container_destroy_errors"
+        ]
         return snapshot
+
+    def statistics(self) -> list[dict]:
+        """``/monitor/statistics``: usage of every live executor's container."""
+        entries = []
+        now = time.time()
+        for framework in self.frameworks.values():
+            for executor in framework.executors.values():
+                if executor.state is ExecutorState.TERMINATED:
+                    continue
+                allocated = executor.used_resources()
+                stats: dict[str, float] = {
+                    "timestamp": now,
+                    "cpus_limit": allocated.scalar("cpus"),
+                    "mem_limit_bytes": int(allocated.scalar("mem") * 1024 * 1024),
+                }
+                if self.isolator is not None:
+                    stats.update(self.isolator.statistics(executor.container_id))
+                else:
+                    stats.update(process_statistics(self._process_groups(executor)))
+                entries.append(
+                    {
+                        "executor_id": executor.executor_id,
+                        "executor_name": executor.info.get("name", ""),
+                        "framework_id": framework.framework_id,
+                        "source": executor.info.get("source", ""),
+                        "statistics": stats,
+                    }
+                )
+        return entries
+
+    @staticmethod
+    def _process_groups(executor: Executor) -> set[int]:
+        runner = executor.runner
+        if isinstance(runner, CustomExecutor):
+            return {runner.process.pid}
+        if isinstance(runner, CommandExecutor):
+            return runner.process_groups()
+        return set()
 
 
 def _describe(command: dict) -> str:

@@ -11,14 +11,21 @@ updates the Mesos command executor would.  The same code serves task groups
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from twisted.internet import defer
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from mesos_py.agent.launcher import LaunchError, PosixLauncher, Process, RunAs, exit_description
+from mesos_py.agent.launcher import (
+    UNKNOWN_WAIT_STATUS,
+    LaunchError,
+    PosixLauncher,
+    Process,
+    RunAs,
+    exit_description,
+)
 from mesos_py.agent.model import allocation_role
 from mesos_py.agent.sandbox import check_id
 from mesos_py.common.protocol import ident, new_status_uuid
@@ -28,6 +35,12 @@ log = Logger()
 DEFAULT_KILL_GRACE_PERIOD = 3.0
 
 UserResolver = Callable[[object], RunAs | None]
+# The checkpoint files of a task's wrapper: where it writes its exit code, and
+# a callback recording the started process (None: not checkpointed).
+StatusPath = Callable[[str], str | None]
+Forked = Callable[[str, Process], None]
+# A resource limitation that ended the container, as (reason, message, resources).
+Limitation = tuple[str, str, list]
 
 
 def grace_period(kill_policy: object) -> float | None:
@@ -128,6 +141,10 @@ class CommandExecutor:
     terminated: Callable[[], None]
     killing_state: bool = False
     task_groups: bool = False
+    cgroups: Sequence[str] = ()
+    status_path: StatusPath = lambda task_id: None
+    forked: Forked = lambda task_id, process: None
+    limitation: Callable[[], Limitation | None] = lambda: None
     _runs: dict[str, _Run] = field(default_factory=dict)
     _finished: bool = False
 
@@ -152,6 +169,16 @@ class CommandExecutor:
             self._runs[task_id] = run
             self._status(task_id, "TASK_RUNNING")
             run.process.when_exited().addCallback(self._exited, task_id)
+        self._check_idle()
+
+    def adopt(self, task: dict, process: Process, killed: bool) -> None:
+        """Watch a task an earlier agent started (recovery)."""
+        task_id = task["task_id"]["value"]
+        self._runs[task_id] = _Run(task, process, set(), killed=killed)
+        process.when_exited().addCallback(self._exited, task_id)
+
+    def recovered(self) -> None:
+        """Recovery is over: an executor with nothing left to watch ends."""
         self._check_idle()
 
     def kill(self, task_id: str, kill_policy: object = None) -> bool:
@@ -184,6 +211,10 @@ class CommandExecutor:
             exits.append(run.process.kill(0))
         self._check_idle()
         return defer.DeferredList(exits, consumeErrors=True)
+
+    def process_groups(self) -> set[int]:
+        """The process groups of the running tasks (for posix usage statistics)."""
+        return {run.process.pid for run in self._runs.values() if not run.done}
 
     @property
     def finished(self) -> bool:
@@ -218,22 +249,41 @@ class CommandExecutor:
                 stdout=os.path.join(sandbox, "stdout"),
                 stderr=os.path.join(sandbox, "stderr"),
                 run_as=run_as,
+                cgroups=self.cgroups,
+                status_path=self.status_path(task["task_id"]["value"]),
             )
         except OSError as exc:  # the sandbox's output files could not be created
             raise LaunchError(f"Failed to prepare the sandbox: {exc}") from None
+        self.forked(task["task_id"]["value"], process)
         return _Run(task, process, group)
 
     def _exited(self, wait_status: int, task_id: str) -> None:
         run = self._runs[task_id]
         run.done = True
-        message = f"Command {exit_description(wait_status)}"
-        if run.killed:
-            state = "TASK_KILLED"
-        elif wait_status == 0:
-            state = "TASK_FINISHED"
+        limitation = None if run.killed or wait_status == 0 else self.limitation()
+        if wait_status == UNKNOWN_WAIT_STATUS:
+            message = "Command ended while the agent was down; its exit status is unknown"
         else:
+            message = f"Command {exit_description(wait_status)}"
+        if limitation is not None:
             state = "TASK_FAILED"
-        self._status(task_id, state, message)
+            reason, message, resources = limitation
+            self._status(
+                task_id,
+                state,
+                message,
+                reason=reason,
+                source="SOURCE_AGENT",
+                limitation={"resources": resources},
+            )
+        else:
+            if run.killed:
+                state = "TASK_KILLED"
+            elif wait_status == 0:
+                state = "TASK_FINISHED"
+            else:
+                state = "TASK_FAILED"
+            self._status(task_id, state, message)
         if self.task_groups and state in ("TASK_FAILED", "TASK_KILLED"):
             for other in run.group - {task_id}:
                 self.kill(other)
@@ -262,6 +312,7 @@ class CommandExecutor:
         message: str | None = None,
         reason: str | None = None,
         source: str = "SOURCE_EXECUTOR",
+        limitation: dict | None = None,
     ) -> None:
         status = {
             "task_id": ident(task_id),
@@ -275,4 +326,6 @@ class CommandExecutor:
             status["message"] = message
         if reason is not None:
             status["reason"] = reason
+        if limitation is not None:
+            status["limitation"] = limitation
         self.emit(status)

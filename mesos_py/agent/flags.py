@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 
+from mesos_py.agent.cgroups import CGROUP_ISOLATORS, POSIX_ISOLATORS
 from mesos_py.common.durations import format_duration
 from mesos_py.common.flags import Flag, boolean, duration
 
-# The isolators this agent knows; cgroups/* arrive with the cgroups isolator.
-KNOWN_ISOLATORS = ("posix/cpu", "posix/mem")
+KNOWN_ISOLATORS = (*POSIX_ISOLATORS, *CGROUP_ISOLATORS)
 
 
 def isolation(text: str) -> str:
@@ -24,6 +24,23 @@ def isolation(text: str) -> str:
             f"unknown isolator(s) {', '.join(unknown)}; supported: {', '.join(KNOWN_ISOLATORS)}"
         )
     return ",".join(names)
+
+
+def pids_max(text: str) -> int | None:
+    """A positive number of processes, or ``max`` for no limit."""
+    if text.strip() == "max":
+        return None
+    number = int(text)
+    if number <= 0:
+        raise ValueError("must be positive (or 'max')")
+    return number
+
+
+def fraction(text: str) -> float:
+    number = float(text)
+    if not 0.0 <= number <= 1.0:
+        raise ValueError("must be between 0 and 1")
+    return number
 
 
 def recover_mode(text: str) -> str:
@@ -79,6 +96,15 @@ AGENT_FLAGS = [
     Flag("resources", "total resources, e.g. 'cpus:4;mem:2048', JSON, or file:///path", None),
     Flag("attributes", "attributes, e.g. 'rack:2;os:ubuntu'", None),
     Flag("isolation", "isolators, comma separated", "posix/cpu,posix/mem", isolation),
+    Flag("cgroups_hierarchy", "where the cgroup hierarchies are mounted", "/sys/fs/cgroup"),
+    Flag("cgroups_root", "name of the agent's cgroup under each hierarchy", "mesos"),
+    Flag("cgroups_enable_cfs", "cap CPU time with CFS quota, not only shares", False, boolean),
+    Flag(
+        "cgroups_pids_max",
+        "most processes a container may have with cgroups/pids ('max': no limit)",
+        None,
+        pids_max,
+    ),
     Flag("switch_user", "run tasks as their user (needs root)", True, boolean),
     Flag(
         "executor_registration_timeout",
@@ -112,7 +138,25 @@ AGENT_FLAGS = [
     ),
     Flag("default_role", "role of resources given without one", "*"),
     Flag("recover", "what to do with old executors on restart", "reconnect", recover_mode),
+    Flag(
+        "executor_reregistration_timeout",
+        "how long a recovered executor has to subscribe again",
+        2.0,
+        positive_duration,
+    ),
     Flag("gc_delay", "how long finished sandboxes are kept", 604800.0, non_negative_duration),
+    Flag(
+        "gc_disk_headroom",
+        "disk fraction to keep free; sandboxes are removed sooner as the disk fills",
+        0.1,
+        fraction,
+    ),
+    Flag(
+        "disk_watch_interval",
+        "how often disk usage is checked for sandbox GC",
+        60.0,
+        positive_duration,
+    ),
 ]
 
 _DURATION_TYPES = (duration, positive_duration, non_negative_duration)

@@ -252,6 +252,10 @@ def build_resource_tree(agent: Agent) -> resource.Resource:
 
     metrics = resource.Resource()
     metrics.putChild(b"snapshot", GetResource(lambda r: agent.metrics()))
+    monitor = resource.Resource()
+    statistics = GetResource(lambda r: agent.statistics())
+    monitor.putChild(b"statistics", statistics)
+    monitor.putChild(b"statistics.json", statistics)
 
     state_resource = GetResource(lambda r: state(agent))
     children = {
@@ -262,6 +266,7 @@ def build_resource_tree(agent: Agent) -> resource.Resource:
         b"version": GetResource(lambda r: dict(BUILD_INFO)),
         b"api": api,
         b"metrics": metrics,
+        b"monitor": monitor,
         b"files": files,
     }
     root = resource.Resource()

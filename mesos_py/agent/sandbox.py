@@ -46,13 +46,24 @@ def executor_dir(work_dir: str, agent_id: str, framework_id: str, executor_id: s
     )
 
 
-def _point(link: str, target: str) -> None:
+def point_link(link: str, target: str, durable: bool = False) -> None:
     """Make ``link`` a symlink to ``target``, replacing any old one atomically."""
     temporary = f"{link}.{os.getpid()}.tmp"
     with contextlib.suppress(FileNotFoundError):
         os.unlink(temporary)
     os.symlink(target, temporary)
     os.replace(temporary, link)
+    if durable:
+        fsync_dir(os.path.dirname(link))
+
+
+def fsync_dir(directory: str) -> None:
+    """Make a rename in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def create_run_dir(
@@ -62,11 +73,11 @@ def create_run_dir(
     runs = os.path.join(executor_dir(work_dir, agent_id, framework_id, executor_id), "runs")
     path = os.path.join(runs, check_id(container_id, "container ID"))
     os.makedirs(path, exist_ok=True)
-    _point(os.path.join(runs, LATEST), container_id)
+    point_link(os.path.join(runs, LATEST), container_id)
     return path
 
 
 def mark_current_agent(work_dir: str, agent_id: str) -> None:
     """Create ``slaves/<agent_id>`` and point ``slaves/latest`` at it."""
     os.makedirs(agent_dir(work_dir, agent_id), exist_ok=True)
-    _point(os.path.join(sandboxes_root(work_dir), LATEST), agent_id)
+    point_link(os.path.join(sandboxes_root(work_dir), LATEST), agent_id)

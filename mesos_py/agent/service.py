@@ -13,6 +13,7 @@ from typing import Any
 from twisted.application import service
 
 from mesos_py.agent.agent import Agent, AgentConfig
+from mesos_py.agent.cgroups import Backend, CgroupError, make_backend
 from mesos_py.agent.flags import AGENT_FLAGS, flags_for_state
 from mesos_py.agent.http_endpoints import build_resource_tree
 from mesos_py.agent.resources_detect import host_facts, total_resources
@@ -68,7 +69,24 @@ def make_agent_config(options: argparse.Namespace) -> AgentConfig:
         registration_backoff_factor=options.registration_backoff_factor,
         status_update_retry_interval_min=options.status_update_retry_interval_min,
         executor_environment=options.executor_environment_variables,
+        recover=options.recover,
+        executor_reregistration_timeout=options.executor_reregistration_timeout,
+        cgroups_enable_cfs=options.cgroups_enable_cfs,
+        cgroups_pids_max=options.cgroups_pids_max,
     )
+
+
+def make_isolator(options: argparse.Namespace) -> Backend | None:
+    """The cgroups backend ``--isolation`` asks for (v1 or v2, as the host has)."""
+    try:
+        return make_backend(
+            options.isolation,
+            options.cgroups_hierarchy,
+            options.cgroups_root,
+            options.cgroups_enable_cfs,
+        )
+    except (CgroupError, OSError) as exc:
+        raise ValueError(f"--isolation={options.isolation}: {exc}") from None
 
 
 class AgentService(service.MultiService):
@@ -77,7 +95,7 @@ class AgentService(service.MultiService):
     def __init__(self, options: argparse.Namespace, reactor: Any) -> None:
         super().__init__()
         self.reactor = reactor
-        self.agent = Agent(make_agent_config(options), reactor)
+        self.agent = Agent(make_agent_config(options), reactor, isolator=make_isolator(options))
         self.site = make_site(build_resource_tree(self.agent))
         self._bind_ip = options.ip
         self._listening = None

@@ -175,6 +175,18 @@ class Cluster:
         self.agents.append(agent)
         return agent
 
+    def restart_agent(self, index: int, sig: int = signal.SIGKILL) -> Daemon:
+        """Kill an agent process (only it: its tasks have their own sessions) and rerun it."""
+        old = self.agents[index]
+        old.kill(sig)
+        old.log.close()
+        self.agents[index] = Daemon(old.argv, old.log_path)
+        return self.agents[index]
+
+    def agent_address(self, index: int) -> str:
+        port = next(a for a in self.agents[index].argv if a.startswith("--port="))
+        return f"127.0.0.1:{port.split('=', 1)[1]}"
+
     def state(self) -> dict:
         return get_json(self.address, "/master/state")
 

@@ -63,7 +63,7 @@ def test_defaults():
 @pytest.mark.parametrize(
     "argv, fragment",
     [
-        (["--isolation", "cgroups/cpu,posix/mem"], "cgroups/cpu"),
+        (["--isolation", "cgroups/devices,posix/mem"], "cgroups/devices"),
         (["--recover", "maybe"], "reconnect"),
         (["--executor_environment_variables", "[1]"], "JSON object"),
         (["--executor_environment_variables", '{"A": 1}'], "string"),
