@@ -106,7 +106,13 @@ def test_fifty_tasks_survive_a_killed_agent(tmp_path):
                 fifo = str(fifos / f"t{index}")
                 os.mkfifo(fifo)
                 tasks.append(
-                    command_task(offer, f"t{index}", f"exec 3<>{fifo}; read code <&3; exit $code", cpus=0.05, mem=32)
+                    command_task(
+                        offer,
+                        f"t{index}",
+                        f"exec 3<>{fifo}; read code <&3; exit $code",
+                        cpus=0.05,
+                        mem=32,
+                    )
                 )
             framework.driver.launchTasks([offer["id"]], tasks, {"refuse_seconds": 3600})
             updates.wait(
