@@ -796,8 +796,11 @@ class Agent:
         self, framework: Framework, info: dict, kind: ExecutorKind, tasks: list[dict]
     ) -> None:
         resolve = self._resolver(framework)
+        # A command task's sandbox belongs to the user the command runs as.
+        command = tasks[0].get("command") if kind is ExecutorKind.COMMAND else None
         try:
-            executor = self._new_executor(framework, info, kind, resolve(None))
+            owner = resolve(command.get("user") if isinstance(command, dict) else None)
+            executor = self._new_executor(framework, info, kind, owner)
         except LaunchError as exc:
             executor = None
             failure = str(exc)
