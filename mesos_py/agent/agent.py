@@ -18,7 +18,9 @@ cgroups isolators every container gets its cgroups (``cgroups``).
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import shutil
 import signal
 import time
 import uuid
@@ -27,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from twisted.internet import defer
+from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
 from mesos_py import MESOS_API_VERSION
@@ -45,6 +48,7 @@ from mesos_py.agent.custom_executor import (
     CustomExecutor,
     executor_environment,
 )
+from mesos_py.agent.gc import GarbageCollector
 from mesos_py.agent.launcher import (
     LaunchError,
     PosixLauncher,
@@ -105,6 +109,9 @@ class AgentConfig:
     executor_reregistration_timeout: float = EXECUTOR_REREGISTRATION_TIMEOUT
     cgroups_enable_cfs: bool = False
     cgroups_pids_max: int | None = None
+    gc_delay: float = 7 * 24 * 3600.0
+    gc_disk_headroom: float = 0.1
+    disk_watch_interval: float = 60.0
 
 
 class ExecutorLookupError(LookupError):
@@ -124,6 +131,8 @@ class Agent:
         self.launcher = launcher or PosixLauncher(reactor)
         self.isolator = isolator
         self.recovery_seconds = 0.0
+        self.gc = GarbageCollector(reactor, config.gc_delay, _remove_sandbox)
+        self._disk_watch: IDelayedCall | None = None
         self.agent_id: str | None = None
         self.start_time = time.time()
         self.frameworks: dict[str, Framework] = {}
@@ -154,6 +163,8 @@ class Agent:
         started = time.monotonic()
         self._recover()
         self.recovery_seconds = time.monotonic() - started
+        self._schedule_old_sandboxes()
+        self._watch_disk()
         self.link.start()
 
     @defer.inlineCallbacks
@@ -165,6 +176,8 @@ class Agent:
         """
         self._stopping = True
         self.updates.pause()
+        if self._disk_watch is not None and self._disk_watch.active():
+            self._disk_watch.cancel()
         exits = [self._destroy(e) for f in self.frameworks.values() for e in f.executors.values()]
         if self.link.registered:
             try:
@@ -303,6 +316,32 @@ class Agent:
             lambda: self._registration_timed_out(executor),
         )
         process.when_exited().addCallback(lambda status: self._executor_exited(executor, status))
+
+    # -------------------------------------------------------- sandbox GC
+
+    def _schedule_old_sandboxes(self) -> None:
+        """Run directories no live executor uses (from earlier runs) age from their mtime."""
+        live = {e.directory for f in self.frameworks.values() for e in f.executors.values()}
+        root = sandbox.sandboxes_root(self.config.work_dir)
+        now = time.time()
+        for path in glob.glob(
+            os.path.join(root, "*", "frameworks", "*", "executors", "*", "runs", "*")
+        ):
+            if os.path.basename(path) == sandbox.LATEST or path in live or os.path.islink(path):
+                continue
+            with contextlib.suppress(OSError):
+                self.gc.schedule(path, age=now - os.stat(path).st_mtime)
+
+    def _watch_disk(self) -> None:
+        """Collect due sandboxes, sooner the fuller the work_dir's disk is."""
+        try:
+            fs = os.statvfs(self.config.work_dir)
+            usage = 1.0 - fs.f_bavail / fs.f_blocks if fs.f_blocks else 0.0
+        except OSError:
+            usage = 0.0
+        for path in self.gc.collect(usage, self.config.gc_disk_headroom):
+            log.debug("Removed sandbox {path}", path=path)
+        self._disk_watch = self.clock.callLater(self.config.disk_watch_interval, self._watch_disk)
 
     @property
     def port(self) -> int:
@@ -1063,6 +1102,7 @@ class Agent:
             del framework.executors[executor.executor_id]
             framework.completed_executors.append(executor)
             self._forget_checkpoint(framework, executor)
+            self.gc.schedule(executor.directory)
         self._maybe_remove_framework(framework)
 
     def _maybe_remove_framework(self, framework: Framework) -> None:
@@ -1272,6 +1312,10 @@ class Agent:
         ):
             snapshot[name] = self.counters[name]
         snapshot["slave/recovery_errors"] = self.counters["slave/recovery_errors"]
+        snapshot["slave/executor_directory_max_allowed_age_secs"] = self.gc.allowed_age
+        snapshot["gc/path_removals_succeeded"] = self.gc.succeeded
+        snapshot["gc/path_removals_failed"] = self.gc.failed
+        snapshot["gc/path_removals_pending"] = self.gc.pending
         snapshot["slave/recovery_time_secs"] = self.recovery_seconds
         snapshot["containerizer/mesos/container_destroy_errors"] = self.counters[
             "containerizer/mesos/container_destroy_errors"
@@ -1315,6 +1359,15 @@ class Agent:
         if isinstance(runner, CommandExecutor):
             return runner.process_groups()
         return set()
+
+
+def _remove_sandbox(path: str) -> None:
+    """Remove a run directory, and its executor's directory once no run is left."""
+    shutil.rmtree(path)
+    runs = os.path.dirname(path)
+    with contextlib.suppress(OSError):
+        if set(os.listdir(runs)) <= {sandbox.LATEST}:
+            shutil.rmtree(os.path.dirname(runs))
 
 
 def _describe(command: dict) -> str:

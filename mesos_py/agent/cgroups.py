@@ -285,10 +285,12 @@ class CgroupsV2:
         path = self.hierarchy
         enable = " ".join(f"+{c}" for c in self.controllers)
         for part in self.root.split("/"):
-            _write(os.path.join(path, "cgroup.subtree_control"), enable)
+            if enable:
+                _write(os.path.join(path, "cgroup.subtree_control"), enable)
             path = os.path.join(path, part)
             os.makedirs(path, exist_ok=True)
-        _write(os.path.join(path, "cgroup.subtree_control"), enable)
+        if enable:
+            _write(os.path.join(path, "cgroup.subtree_control"), enable)
 
     def create(self, container_id: str, limits: Limits) -> list[str]:
         try:
@@ -337,9 +339,6 @@ class CgroupsV2:
                 stats["cpus_nr_periods"] = cpu.get("nr_periods", 0)
                 stats["cpus_nr_throttled"] = cpu.get("nr_throttled", 0)
                 stats["cpus_throttled_time_secs"] = cpu.get("throttled_usec", 0) / 1e6
-                weight = int(_read(self._file(container_id, "cpu.weight")))
-                # Back from weight to CPUs through the same mapping shares use.
-                stats["cpus_limit"] = (2 + (weight - 1) * 262_142 / 9_999) / CPU_SHARES_PER_CPU
             if "memory" in self.controllers:
                 stat = parse_flat(_read(self._file(container_id, "memory.stat")))
                 stats["mem_total_bytes"] = int(_read(self._file(container_id, "memory.current")))

@@ -73,6 +73,9 @@ def make_agent_config(options: argparse.Namespace) -> AgentConfig:
         executor_reregistration_timeout=options.executor_reregistration_timeout,
         cgroups_enable_cfs=options.cgroups_enable_cfs,
         cgroups_pids_max=options.cgroups_pids_max,
+        gc_delay=options.gc_delay,
+        gc_disk_headroom=options.gc_disk_headroom,
+        disk_watch_interval=options.disk_watch_interval,
     )
 
 
