@@ -195,9 +195,17 @@ class Process:
     """
 
     def __init__(
-        self, reactor: IReactorFDSet, clock: IReactorTime, pid: int, reap: Reap, pidfd: int
+        self,
+        reactor: IReactorFDSet,
+        clock: IReactorTime,
+        pid: int,
+        reap: Reap,
+        pidfd: int,
+        signals: bool = True,
     ) -> None:
         self.pid = pid
+        # False for a process found gone at re-attach: its pid may be someone else's now.
+        self._signals = signals
         self.wait_status: int | None = None
         self._reactor = reactor
         self._clock = clock
@@ -218,6 +226,8 @@ class Process:
 
     def signal(self, number: int) -> None:
         """Send a signal to the whole process group (ignored once it is gone)."""
+        if not self._signals:
+            return
         try:
             os.killpg(self.pid, number)
         except OSError as exc:
@@ -386,7 +396,9 @@ class PosixLauncher:
             os.close(fd)
             fd = -1
         if fd < 0:  # already gone: an eventfd that is readable at once stands in
-            fd = os.eventfd(1, os.EFD_CLOEXEC)
+            return Process(
+                self._reactor, self._reactor, pid, reap, os.eventfd(1, os.EFD_CLOEXEC), False
+            )
         return Process(self._reactor, self._reactor, pid, reap, fd)
 
 

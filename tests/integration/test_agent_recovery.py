@@ -18,7 +18,7 @@ import time
 import pytest
 
 from tests.integration.harness import FAST_AGENT_FLAGS, get_json, running_cluster, wait_for
-from tests.integration.pymesos_support import PymesosFramework, command_task
+from tests.integration.pymesos_support import PymesosFramework, command_task, executor_task
 
 pytestmark = [pytest.mark.integration, pytest.mark.pymesos]
 
@@ -209,5 +209,40 @@ def test_recover_cleanup_kills_old_tasks_and_starts_afresh(tmp_path):
             wait_for(lambda: get_json(address, "/metrics/snapshot")["slave/registered"] == 1)
             new_id = get_json(address, "/state")["id"]
             assert new_id != offer["agent_id"]["value"]
+        finally:
+            framework.stop()
+
+
+def test_a_pymesos_executor_reconnects_to_the_restarted_agent(tmp_path):
+    flags = [*FAST_AGENT_FLAGS, "--executor_reregistration_timeout=30secs"]
+    with running_cluster(tmp_path / "c", "processes", agent_flags=flags) as cluster:
+        framework = PymesosFramework(
+            cluster.address, name="executor", checkpoint=True, failover_timeout=3600.0
+        )
+        try:
+            sched = framework.scheduler
+            offer = sched.next_offer()
+            framework.driver.launchTasks(
+                [offer["id"]], [executor_task(offer, "e1", "sleep")], {"refuse_seconds": 3600}
+            )
+            sched.wait_update("e1", "TASK_RUNNING")
+            cluster.restart_agent(0)
+            address = cluster.agent_address(0)
+
+            def resubscribed() -> bool:
+                state = get_json(address, "/state")
+                return (
+                    any(
+                        e["id"] == "pyexec" and e["tasks"]
+                        for f in state["frameworks"]
+                        for e in f["executors"]
+                    )
+                    and get_json(address, "/metrics/snapshot")["slave/executors_running"] == 1
+                )
+
+            wait_for(resubscribed, timeout=40, what="the executor to subscribe again")
+            framework.driver.killTask({"value": "e1"})
+            sched.wait_update("e1", "TASK_KILLED")
+            assert "TASK_FAILED" not in sched.states_of("e1")
         finally:
             framework.stop()
