@@ -70,7 +70,7 @@ def non_negative_duration(text: str) -> float:
 
 
 AGENT_FLAGS = [
-    Flag("master", "the master, as host:port (required)"),
+    Flag("master", "the master: host:port, or zk://host:port[,...]/path to follow the leader"),
     Flag("work_dir", "directory for sandboxes and agent state (required)"),
     Flag("ip", "IP address to listen on", "0.0.0.0"),
     Flag("advertise_ip", "IP address advertised to the master and executors", None),
@@ -113,6 +113,7 @@ AGENT_FLAGS = [
     Flag("default_role", "role of resources given without one", "*"),
     Flag("recover", "what to do with old executors on restart", "reconnect", recover_mode),
     Flag("gc_delay", "how long finished sandboxes are kept", 604800.0, non_negative_duration),
+    Flag("zk_session_timeout", "ZooKeeper session timeout (with zk://)", 10.0, positive_duration),
 ]
 
 _DURATION_TYPES = (duration, positive_duration, non_negative_duration)

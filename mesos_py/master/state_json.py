@@ -176,7 +176,7 @@ def state(master: Master, leader: dict[str, Any] | None) -> dict[str, Any]:
         {
             "activated_slaves": sum(1 for a in agents if a.connected and a.active),
             "deactivated_slaves": sum(1 for a in agents if not (a.connected and a.active)),
-            "unreachable_slaves": len(master.removed_agent_ids),
+            "unreachable_slaves": len(master.unreachable_agents),
             "flags": master.flags,
             "slaves": [agent_json(master, a) for a in agents],
             "recovered_slaves": [],
@@ -257,7 +257,7 @@ def metrics(master: Master) -> dict[str, float]:
         "master/slaves_connected": float(sum(1 for a in agents if a.connected)),
         "master/slaves_disconnected": float(sum(1 for a in agents if not a.connected)),
         "master/slaves_inactive": float(sum(1 for a in agents if not a.active)),
-        "master/slaves_unreachable": float(len(master.removed_agent_ids)),
+        "master/slaves_unreachable": float(len(master.unreachable_agents)),
         "master/frameworks_active": float(sum(1 for f in frameworks if f.active)),
         "master/frameworks_inactive": float(sum(1 for f in frameworks if not f.active)),
         "master/frameworks_connected": float(sum(1 for f in frameworks if f.connected)),
