@@ -1,0 +1,168 @@
+"""Master high availability on a real 3-node ZooKeeper ensemble (Debian's package).
+
+Three master processes, two agents and an unmodified pymesos framework, all
+finding the leader through ``zk://``.  Session timeouts are shortened to 4 s
+so that failovers take seconds; the bound checked is Mesos' (session timeout
++ 3 s).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+
+import pytest
+from kazoo.client import KazooClient
+
+from tests.integration.ha_cluster import HACluster
+from tests.integration.harness import wait_for
+from tests.integration.pymesos_support import PymesosFramework, command_task
+from tests.integration.zookeeper import Ensemble, missing_reason
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(missing_reason() is not None, reason=str(missing_reason())),
+]
+
+SESSION_TIMEOUT = 4.0
+
+
+@pytest.fixture(scope="module")
+def ensemble(tmp_path_factory):
+    zk = Ensemble(tmp_path_factory.mktemp("zookeeper"))
+    zk.start()
+    try:
+        zk.wait_serving()
+        yield zk
+    finally:
+        zk.stop()
+
+
+@pytest.fixture
+def cluster(ensemble, tmp_path):
+    running = HACluster(tmp_path / "ha", ensemble, session_timeout=f"{SESSION_TIMEOUT:g}secs")
+    try:
+        running.start()
+        yield running
+    except BaseException:
+        print(running.logs())
+        raise
+    finally:
+        running.stop()
+
+
+def zk_children(ensemble: Ensemble, path: str) -> dict[str, bytes]:
+    client = KazooClient(ensemble.hosts)
+    client.start(timeout=15)
+    try:
+        return {name: client.get(f"{path}/{name}")[0] for name in client.get_children(path)}
+    finally:
+        client.stop()
+        client.close()
+
+
+def scheduler_post(address: str, body: dict) -> tuple[int, dict]:
+    host, port = address.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request(
+            "POST",
+            "/api/v1/scheduler",
+            json.dumps(body),
+            {"Content-Type": "application/json", "Accept": "application/json"},
+        )
+        response = connection.getresponse()
+        response.read()
+        return response.status, dict(response.getheaders())
+    finally:
+        connection.close()
+
+
+def running_tasks(state: dict) -> dict[str, str]:
+    return {t["id"]: t["state"] for f in state["frameworks"] for t in f["tasks"]}
+
+
+def test_one_leader_that_masters_agents_and_pymesos_agree_on(cluster, ensemble):
+    leader = cluster.leader
+    members = zk_children(ensemble, cluster.path)
+    masters = {name: data for name, data in members.items() if name.startswith("json.info_")}
+    assert len(masters) == 3 and all(len(name) == len("json.info_") + 10 for name in masters)
+    lowest = json.loads(masters[min(masters)])
+    # What pymesos reads: address.ip and address.port of the lowest node.
+    assert f"{lowest['address']['ip']}:{lowest['address']['port']}" == leader
+    assert lowest["pid"] == f"master@{leader}" and isinstance(lowest["ip"], int)
+    # pymesos' leader choice (min child name, skipping log_replicas) is ours too.
+    assert min(n for n in members if n != "log_replicas") == min(masters)
+    for address in cluster.addresses:
+        if address == leader:
+            continue
+        status, headers = scheduler_post(
+            address,
+            {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "n"}}},
+        )
+        assert status == 307 and headers["Location"] == f"//{leader}/api/v1/scheduler"
+    # Both agents registered with the leader (they found it in ZooKeeper).
+    assert {s["active"] for s in cluster.state()["slaves"]} == {True}
+    assert len(cluster.state()["slaves"]) == 2
+    framework = PymesosFramework(cluster.zk_url)
+    try:
+        assert framework.framework_id in {f["id"] for f in cluster.state()["frameworks"]}
+    finally:
+        framework.stop()
+
+
+def test_kill_9_of_the_leader_loses_no_task(cluster):
+    framework = PymesosFramework(cluster.zk_url, failover_timeout=3600)
+    sched = framework.scheduler
+    try:
+        launched = []
+        agents_used = set()
+        while len(agents_used) < 2:
+            offer = sched.next_offer()
+            if offer["agent_id"]["value"] in agents_used:
+                framework.driver.declineOffer(offer["id"], {"refuse_seconds": 0})
+                continue
+            agents_used.add(offer["agent_id"]["value"])
+            task_id = f"long-{len(launched)}"
+            framework.driver.launchTasks(offer["id"], [command_task(offer, task_id, "sleep 600")])
+            launched.append(task_id)
+        for task_id in launched:
+            sched.wait_update(task_id, "TASK_RUNNING")
+
+        old = cluster.wait_leader()
+        killed_at = time.monotonic()
+        cluster.kill_master(old)
+        new = cluster.wait_leader(timeout=30, other_than=old)
+        took = time.monotonic() - killed_at
+        assert took <= SESSION_TIMEOUT + 3, f"new leader after {took:.1f}s"
+
+        def both_back() -> bool:
+            state = cluster.state()
+            agents = [s for s in state["slaves"] if s["active"]]
+            return len(agents) == 2 and running_tasks(state) == dict.fromkeys(
+                launched, "TASK_RUNNING"
+            )
+
+        wait_for(both_back, 30, what="agents to re-register with their tasks")
+        wait_for(
+            lambda: any(f["active"] for f in cluster.state()["frameworks"]),
+            30,
+            what="the framework to re-subscribe",
+        )
+        assert cluster.state()["frameworks"][0]["id"] == framework.framework_id
+        framework.driver.reconcileTasks([])
+        for task_id in launched:
+            sched.wait_update(task_id, "TASK_RUNNING", timeout=20)
+        for task_id in launched:
+            assert set(sched.states_of(task_id)) <= {"TASK_RUNNING"}, sched.states_of(task_id)
+        # New work still launches.
+        while True:
+            offer = sched.next_offer(timeout=30)
+            if any(r["name"] == "cpus" and r["scalar"]["value"] >= 1 for r in offer["resources"]):
+                break
+        framework.driver.launchTasks(offer["id"], [command_task(offer, "after", "sleep 600")])
+        sched.wait_update("after", "TASK_RUNNING")
+        assert cluster.addresses[new] == cluster.leader
+    finally:
+        framework.stop()
