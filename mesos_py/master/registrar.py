@@ -141,9 +141,10 @@ class Registrar:
             error = failure.getErrorMessage() or failure.type.__name__
             reason = f"Failed to write the registry: {error}"
             log.error(reason)
-            for waiter in waiting + self._waiting:
-                waiter.errback(RuntimeError(reason))
-            self._waiting = []
             self.on_failure(reason)
+            waiting.extend(self._waiting)
+            self._waiting = []
+            for waiter in waiting:
+                waiter.errback(RuntimeError(reason))
 
         d.addCallbacks(written, failed)
