@@ -1201,6 +1201,9 @@ class Master:
             )
             framework.tasks[task_id] = task
             agent.tasks[(framework_id, task_id)] = task
+            if was_unreachable:  # its unreachable copy is history no longer
+                for stale in [t for t in framework.completed_tasks if t.task_id == task_id]:
+                    framework.completed_tasks.remove(stale)
             if not task.terminal:
                 self.allocator.add_allocation(
                     framework_id, agent.agent_id, resources, role=task.role

@@ -132,7 +132,7 @@ def build_resource_tree(master: Master, leadership: Any) -> resource.Resource:
                 for a in master.agents.values()
                 if wanted in (None, a.agent_id)
             ],
-            "recovered_slaves": [],
+            "recovered_slaves": list(master.recovered_agents.values()),
         }
 
     def state(request: server.Request) -> Any:

@@ -179,7 +179,7 @@ def state(master: Master, leader: dict[str, Any] | None) -> dict[str, Any]:
             "unreachable_slaves": len(master.unreachable_agents),
             "flags": master.flags,
             "slaves": [agent_json(master, a) for a in agents],
-            "recovered_slaves": [],
+            "recovered_slaves": list(master.recovered_agents.values()),
             "frameworks": [framework_json(f) for f in master.frameworks.values()],
             "completed_frameworks": [framework_json(f) for f in master.completed_frameworks],
             "orphan_tasks": [],
