@@ -16,7 +16,7 @@ import pytest
 from kazoo.client import KazooClient
 
 from tests.integration.ha_cluster import HACluster
-from tests.integration.harness import wait_for
+from tests.integration.harness import get_json, wait_for
 from tests.integration.pymesos_support import PymesosFramework, command_task
 from tests.integration.zookeeper import Ensemble, missing_reason
 
@@ -77,6 +77,16 @@ def scheduler_post(address: str, body: dict) -> tuple[int, dict]:
         return response.status, dict(response.getheaders())
     finally:
         connection.close()
+
+
+def current_offer(cluster: HACluster, sched, timeout: float = 60.0) -> dict:
+    """The next offer made by the current leader (older ones died with their master)."""
+    master_id = cluster.state()["id"]
+    deadline = time.monotonic() + timeout
+    while True:
+        offer = sched.next_offer(timeout=max(0.1, deadline - time.monotonic()))
+        if offer["id"]["value"].startswith(master_id):
+            return offer
 
 
 def running_tasks(state: dict) -> dict[str, str]:
@@ -157,12 +167,102 @@ def test_kill_9_of_the_leader_loses_no_task(cluster):
         for task_id in launched:
             assert set(sched.states_of(task_id)) <= {"TASK_RUNNING"}, sched.states_of(task_id)
         # New work still launches.
-        while True:
-            offer = sched.next_offer(timeout=30)
-            if any(r["name"] == "cpus" and r["scalar"]["value"] >= 1 for r in offer["resources"]):
-                break
+        offer = current_offer(cluster, sched)
         framework.driver.launchTasks(offer["id"], [command_task(offer, "after", "sleep 600")])
         sched.wait_update("after", "TASK_RUNNING")
         assert cluster.addresses[new] == cluster.leader
     finally:
         framework.stop()
+
+
+def agent_task_states(daemon) -> dict[str, str]:
+    port = next(a.split("=", 1)[1] for a in daemon.argv if a.startswith("--port="))
+    state = get_json(f"127.0.0.1:{port}", "/state")
+    return {
+        t["id"]: t["state"] for f in state["frameworks"] for e in f["executors"] for t in e["tasks"]
+    }
+
+
+def serves_writes(address: str) -> bool:
+    """A SUBSCRIBE, following one redirect, opens a stream."""
+    body = {"type": "SUBSCRIBE", "subscribe": {"framework_info": {"user": "u", "name": "probe"}}}
+    try:
+        status, headers = scheduler_post(address, body)
+        if status == 307:
+            status, _ = scheduler_post(headers["Location"].lstrip("/").split("/")[0], body)
+    except OSError:  # a master being restarted by its supervisor
+        return False
+    return status == 200
+
+
+def test_zookeeper_server_losses(tmp_path):
+    ensemble = Ensemble(tmp_path / "zk")
+    ensemble.start()
+    cluster = HACluster(tmp_path / "ha", ensemble, session_timeout=f"{SESSION_TIMEOUT:g}secs")
+    framework = None
+    try:
+        ensemble.wait_serving()
+        cluster.start()
+        framework = PymesosFramework(cluster.zk_url, failover_timeout=3600)
+        sched = framework.scheduler
+        offer = sched.next_offer()
+        framework.driver.launchTasks(offer["id"], [command_task(offer, "steady", "sleep 600")])
+        sched.wait_update("steady", "TASK_RUNNING")
+
+        # One server down: a quorum remains and everything keeps working.
+        ensemble.kill(0)
+        time.sleep(SESSION_TIMEOUT + 1)
+        leader = cluster.wait_leader()
+        assert cluster.exit_codes == [[], [], []]
+        offer = current_offer(cluster, sched)
+        framework.driver.launchTasks(offer["id"], [command_task(offer, "during", "sleep 600")])
+        sched.wait_update("during", "TASK_RUNNING")
+
+        # Two down: no quorum.  The leader gives up after the session timeout (exit 1,
+        # restarted by its supervisor), nobody serves writes, tasks keep running.
+        ensemble.kill(1)
+        wait_for(
+            lambda: cluster.exit_codes[leader], SESSION_TIMEOUT + 10, what="the leader to exit"
+        )
+        assert cluster.exit_codes[leader] == [1]
+        log = cluster.masters[leader].log_path.read_text()
+        assert "Lost leadership" in log and "ZooKeeper" in log
+        time.sleep(1)
+        assert not any(serves_writes(a) for a in cluster.addresses)
+        running = {}
+        for daemon in cluster.agents:
+            running.update(agent_task_states(daemon))
+        assert running == {"steady": "TASK_RUNNING", "during": "TASK_RUNNING"}
+
+        # ZooKeeper returns: the cluster recovers by itself.
+        ensemble.start(0)
+        ensemble.start(1)
+        ensemble.wait_serving()
+        cluster.wait_leader(timeout=60)
+        wait_for(
+            lambda: (
+                running_tasks(cluster.state())
+                == {"steady": "TASK_RUNNING", "during": "TASK_RUNNING"}
+            ),
+            60,
+            what="agents to re-register with their tasks",
+        )
+        wait_for(
+            lambda: any(f["active"] for f in cluster.state()["frameworks"]),
+            60,
+            what="the framework to re-subscribe",
+        )
+        offer = current_offer(cluster, sched)
+        framework.driver.launchTasks(offer["id"], [command_task(offer, "after", "sleep 600")])
+        sched.wait_update("after", "TASK_RUNNING", timeout=30)
+        for task_id in ("steady", "during"):
+            assert set(sched.states_of(task_id)) <= {"TASK_RUNNING"}, sched.states_of(task_id)
+    except BaseException:
+        print(cluster.logs())
+        print(ensemble.logs())
+        raise
+    finally:
+        if framework is not None:
+            framework.stop()
+        cluster.stop()
+        ensemble.stop()
