@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -99,6 +100,8 @@ class Registrar:
         self.on_failure = on_failure
         self.registry = reg.Registry()
         self.writes = 0
+        self.fetch_ms: float | None = None  # how long the last recovery read took
+        self.size = 0  # bytes of the registry as last read or written
         self._waiting: list[defer.Deferred] = []
         self._writing = False
         self._failed = False
@@ -106,8 +109,11 @@ class Registrar:
     @defer.inlineCallbacks
     def recover(self):
         """Read the stored registry; fires with it (RegistryError if unreadable)."""
+        started = time.perf_counter()
         data = yield self.store.fetch()
         self.registry = reg.decode(data)
+        self.fetch_ms = (time.perf_counter() - started) * 1000
+        self.size = len(data)
         return self.registry
 
     def apply(self, operation: Any) -> defer.Deferred:
@@ -125,7 +131,9 @@ class Registrar:
     def _write(self) -> None:
         waiting, self._waiting = self._waiting, []
         self._writing = True
-        d = self.store.store(reg.encode(self.registry))
+        data = reg.encode(self.registry)
+        self.size = len(data)
+        d = self.store.store(data)
 
         def written(_: Any) -> None:
             self.writes += 1
