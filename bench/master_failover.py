@@ -115,6 +115,11 @@ class Masters:
         os.killpg(self.procs[index].pid, signal.SIGKILL)
         self.procs[index].wait()
 
+    def cpu_seconds(self, index: int) -> float:
+        with open(f"/proc/{self.procs[index].pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
@@ -214,11 +219,13 @@ def run(reactor: Any, args: argparse.Namespace, ensemble: Ensemble, workdir: Pat
         metrics = yield serving(new)
         served = time.perf_counter() - killed_at
         rereg_started = time.perf_counter()
+        cpu_before = masters.cpu_seconds(masters.index_of(new))
         yield defer.gatherResults(
             [reregister(reactor, a, new, args.backoff) for a in agents], consumeErrors=True
         )
         last_agent = max(a.registered_at for a in agents) - killed_at
         agents_span = max(a.registered_at for a in agents) - rereg_started
+        rereg_cpu = masters.cpu_seconds(masters.index_of(new)) - cpu_before
 
         reconciled: dict[str, int] = {"running": 0}
         done: defer.Deferred = defer.Deferred()
@@ -253,7 +260,8 @@ def run(reactor: Any, args: argparse.Namespace, ensemble: Ensemble, workdir: Pat
         )
         print(
             f"  all agents re-registered:          {last_agent:6.2f} s "
-            f"({agents_span:.2f} s after the new leader served; backoff <= {args.backoff:g} s)"
+            f"({agents_span:.2f} s after the new leader served; backoff <= {args.backoff:g} s; "
+            f"new leader's CPU meanwhile {rereg_cpu:.2f} s)"
         )
         print(f"  framework re-subscribed:           {resubscribed:6.2f} s")
         print(f"  every task reconciled RUNNING:     {reconciled_at:6.2f} s")
@@ -303,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="mesos-py-bench-failover-"))
     ensemble = Ensemble(workdir / "zk", size=args.zookeepers)
     print(
-        f"mesos-py master failover bench: nproc {os.cpu_count()}; load average "
+        f"mesos-py master failover bench: {args.agents} agents x {args.tasks_per_agent} tasks, "
+        f"{args.masters} masters, {args.zookeepers} ZooKeeper servers, session timeout "
+        f"{args.session_timeout:g} s; nproc {os.cpu_count()}; load average "
         f"{os.getloadavg()[0]:.2f}; logs in {workdir}"
     )
     outcome: dict[str, Any] = {}

@@ -9,6 +9,7 @@ step by step in tests.
 from __future__ import annotations
 
 import collections
+import json
 import socket
 import struct
 import time
@@ -20,7 +21,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mesos_py import MESOS_API_VERSION
-from mesos_py.allocator.drf import DRFAllocator, effective_refuse_seconds
+from mesos_py.allocator.drf import AllocatorError, DRFAllocator, effective_refuse_seconds
 from mesos_py.common.http import EventStream
 from mesos_py.common.protocol import DEFAULT_HEARTBEAT_INTERVAL, id_value, ident
 from mesos_py.common.resources import ResourceError, Resources
@@ -113,6 +114,7 @@ class Master:
         # Admitted in the registry a new leader recovered, not yet re-registered.
         self.recovered_agents: dict[str, dict] = {}
         self._reregister_timeout_call = None
+        self._parsed_resources: dict[str, Resources] = {}
         self.offers: dict[str, Offer] = {}
         self.metrics: collections.Counter = collections.Counter()
         self.allocation_run_ms: collections.deque[float] = collections.deque(maxlen=1000)
@@ -1165,6 +1167,7 @@ class Master:
                 if framework is not None:
                     framework.send({"type": "UPDATE", "update": {"status": status}})
                 self._complete_task(task)
+        held: dict[tuple[str, str], Resources] = {}
         for (framework_id, task_id), task_json in reported.items():
             if (framework_id, task_id) in agent.tasks:
                 continue
@@ -1184,8 +1187,8 @@ class Master:
                     gpu_aware=framework.has_capability("GPU_RESOURCES"),
                 )
             try:
-                resources = Resources.from_json(task_json.get("resources", []))
-            except ResourceError:
+                resources = self._task_resources(task_json.get("resources", []))
+            except (ResourceError, TypeError, ValueError):
                 continue
             task = Task(
                 task_id=task_id,
@@ -1205,9 +1208,8 @@ class Master:
                 for stale in [t for t in framework.completed_tasks if t.task_id == task_id]:
                     framework.completed_tasks.remove(stale)
             if not task.terminal:
-                self.allocator.add_allocation(
-                    framework_id, agent.agent_id, resources, role=task.role
-                )
+                key = (framework_id, task.role)
+                held[key] = held[key] + resources if key in held else resources
                 if was_unreachable and not framework.partition_aware:
                     agent.send(
                         {
@@ -1218,6 +1220,32 @@ class Master:
                             },
                         }
                     )
+        # One allocator update per framework and role, not one per task: a failover
+        # re-registers every agent with all its tasks at once.
+        for (framework_id, role), resources in held.items():
+            try:
+                self.allocator.add_allocation(framework_id, agent.agent_id, resources, role=role)
+            except AllocatorError as exc:
+                log.warn(
+                    "Agent {id} reports tasks it has no room for: {error}",
+                    id=agent.agent_id,
+                    error=exc,
+                )
+
+    def _task_resources(self, resources_json: Any) -> Resources:
+        """Parse a reported task's resources, reusing the parse of identical ones.
+
+        Tasks mostly share a few shapes; re-registrations after a failover parse
+        every task of every agent, so this halves the master's work then.
+        """
+        key = json.dumps(resources_json, sort_keys=True, separators=(",", ":"))
+        parsed = self._parsed_resources.get(key)
+        if parsed is None:
+            parsed = Resources.from_json(resources_json)
+            if len(self._parsed_resources) >= 1024:
+                self._parsed_resources.clear()
+            self._parsed_resources[key] = parsed
+        return parsed
 
     def _schedule_ping(self, agent: AgentRecord) -> None:
         if agent.ping_call is not None and agent.ping_call.active():
