@@ -56,7 +56,9 @@ class HACluster:
         self.ensemble = ensemble
         self.path = f"/mesos-{uuid.uuid4().hex[:8]}"
         auth = f"{credentials}@" if credentials else ""
-        self.zk_url = f"zk://{auth}{ensemble.hosts}{self.path}"
+        # Masters write with the credentials; agents and frameworks only read.
+        self.masters_zk_url = f"zk://{auth}{ensemble.hosts}{self.path}"
+        self.zk_url = f"zk://{ensemble.hosts}{self.path}"
         self.session_timeout = session_timeout
         self.master_flags = [*FAST_MASTER_FLAGS, *(master_flags or [])]
         self.agent_flags = [*FAST_AGENT_FLAGS, *(agent_flags or [])]
@@ -82,7 +84,7 @@ class HACluster:
                 "master",
                 "--ip=127.0.0.1",
                 f"--port={port}",
-                f"--zk={self.zk_url}",
+                f"--zk={self.masters_zk_url}",
                 f"--zk_session_timeout={self.session_timeout}",
                 f"--work_dir={self.work_dir / f'master-{index}'}",
                 *self.master_flags,

@@ -122,6 +122,38 @@ def test_one_leader_that_masters_agents_and_pymesos_agree_on(cluster, ensemble):
         framework.stop()
 
 
+def test_masters_with_zookeeper_credentials(ensemble, tmp_path):
+    """Digest ACLs: world-readable nodes (agents, pymesos), writable by the masters only."""
+    from kazoo.exceptions import NoAuthError
+
+    cluster = HACluster(tmp_path / "acl", ensemble, credentials="ops:secret")
+    try:
+        cluster.start()
+        leader = cluster.leader
+        client = KazooClient(ensemble.hosts)
+        client.start(timeout=15)
+        try:
+            nodes = sorted(n for n in client.get_children(cluster.path) if n.startswith("json."))
+            data, _ = client.get(f"{cluster.path}/{nodes[0]}")
+            assert json.loads(data)["address"]["port"] == int(leader.split(":")[1])
+            acl, _ = client.get_acls(f"{cluster.path}/{nodes[0]}")
+            assert {a.id.scheme for a in acl} == {"world", "digest"}
+            with pytest.raises(NoAuthError):
+                client.delete(f"{cluster.path}/{nodes[0]}")
+            with pytest.raises(NoAuthError):
+                client.set(f"{cluster.path}/log_replicas/registry", b"forged")
+        finally:
+            client.stop()
+            client.close()
+        framework = PymesosFramework(cluster.zk_url)
+        framework.stop()
+    except BaseException:
+        print(cluster.logs())
+        raise
+    finally:
+        cluster.stop()
+
+
 def test_kill_9_of_the_leader_loses_no_task(cluster):
     framework = PymesosFramework(cluster.zk_url, failover_timeout=3600)
     sched = framework.scheduler
