@@ -23,6 +23,13 @@ from mesos_py.common.zk_layout import MASTER_LABEL, encode_master_info
 log = Logger()
 
 
+def leader_authority(leader: dict[str, Any]) -> str:
+    """``host:port`` for a redirect: MasterInfo's hostname, else its address (Mesos' rule)."""
+    address = leader.get("address") if isinstance(leader.get("address"), dict) else {}
+    host = leader.get("hostname") or address.get("hostname") or address.get("ip")
+    return f"{host}:{leader.get('port') or address.get('port')}"
+
+
 class _Leadership:
     leader_info: dict[str, Any] | None
     recovering = False
@@ -40,7 +47,7 @@ class _Leadership:
             raise HTTPError(http.SERVICE_UNAVAILABLE, "Master is recovering")
         if leader is None:
             raise HTTPError(http.SERVICE_UNAVAILABLE, "No leader elected")
-        location = f"//{leader['hostname']}:{leader['port']}{request.uri.decode()}"
+        location = f"//{leader_authority(leader)}{request.uri.decode()}"
         raise HTTPError(http.TEMPORARY_REDIRECT, "", {b"location": location.encode()})
 
 

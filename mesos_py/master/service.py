@@ -22,7 +22,11 @@ from mesos_py.master import registry as reg
 from mesos_py.master import state_json
 from mesos_py.master.agent_api import AgentAPI
 from mesos_py.master.flags import MASTER_FLAGS, parse_weights
-from mesos_py.master.leadership import StandaloneLeadership, ZooKeeperLeadership
+from mesos_py.master.leadership import (
+    StandaloneLeadership,
+    ZooKeeperLeadership,
+    leader_authority,
+)
 from mesos_py.master.master import Master, MasterConfig
 from mesos_py.master.registrar import FileStore, MemoryStore, Registrar, ZooKeeperStore
 from mesos_py.master.scheduler_api import SchedulerAPI
@@ -53,7 +57,7 @@ class _Redirect(resource.Resource):
         if leader is None:
             return write_error(request, HTTPError(http.SERVICE_UNAVAILABLE, "No leader elected"))
         request.setResponseCode(http.TEMPORARY_REDIRECT)
-        request.setHeader(b"location", f"//{leader['hostname']}:{leader['port']}".encode())
+        request.setHeader(b"location", f"//{leader_authority(leader)}".encode())
         return b""
 
 

@@ -16,6 +16,7 @@ from mesos_py.common.zk_layout import (
     parse_zk_url,
     sequence_of,
 )
+from mesos_py.master.leadership import leader_authority
 
 
 def test_urls():
@@ -73,3 +74,9 @@ def test_master_info_decoding():
     ]:
         with pytest.raises(ValueError):
             decode_master_info(name, data)
+
+
+def test_redirects_use_the_hostname_else_the_address():
+    assert leader_authority({"hostname": "m1", "port": 5050}) == "m1:5050"
+    info = {"id": "x", "address": {"ip": "10.0.0.2", "port": 5051}}
+    assert leader_authority(info) == "10.0.0.2:5051"
