@@ -23,7 +23,7 @@ from twisted.logger import Logger
 from mesos_py import MESOS_API_VERSION
 from mesos_py.allocator.drf import AllocatorError, DRFAllocator, effective_refuse_seconds
 from mesos_py.common.http import EventStream
-from mesos_py.common.protocol import DEFAULT_HEARTBEAT_INTERVAL, id_value, ident
+from mesos_py.common.protocol import DEFAULT_HEARTBEAT_INTERVAL, TASK_STATES, id_value, ident
 from mesos_py.common.resources import ResourceError, Resources
 from mesos_py.master import registry, validation
 from mesos_py.master.model import AgentRecord, Framework, Offer, Task
@@ -82,6 +82,19 @@ def master_status(task_id: str, state: str, reason: str, message: str, **extra: 
     }
     status.update(extra)
     return status
+
+
+def _well_formed_task(task: dict) -> bool:
+    """A task an agent reports when it re-registers: fields of the types the books need."""
+    executor_id = task.get("executor_id", {})
+    return (
+        isinstance(task.get("name", ""), str)
+        and isinstance(task.get("role", ""), str)
+        and task.get("state", "TASK_STAGING") in TASK_STATES
+        and isinstance(executor_id, dict)
+        and isinstance(executor_id.get("value", ""), str)
+        and isinstance(task.get("statuses", []), list)
+    )
 
 
 class Master:
@@ -1186,6 +1199,11 @@ class Master:
                     active=False,
                     gpu_aware=framework.has_capability("GPU_RESOURCES"),
                 )
+            if not _well_formed_task(task_json):
+                log.warn(
+                    "Agent {id} reported a malformed task {task}", id=agent.agent_id, task=task_id
+                )
+                continue
             try:
                 resources = self._task_resources(task_json.get("resources", []))
             except (ResourceError, TypeError, ValueError):

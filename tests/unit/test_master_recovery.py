@@ -133,3 +133,18 @@ def test_registry_weights_are_recovered_and_flags_win():
         reg.Registry(weights={"a": 2.0, "b": 3.0}), weights=(("b", 5.0),)
     )
     assert reg.decode(store.data).weights == {"a": 2.0, "b": 5.0}
+
+
+def test_malformed_reported_tasks_are_skipped():
+    master, _, _ = new_master()
+    good = reported("ok", "F", "A")
+    bad = [
+        {**reported("b1", "F", "A"), "state": "TASK_NONSENSE"},
+        {**reported("b2", "F", "A"), "executor_id": "E"},
+        {**reported("b3", "F", "A"), "name": 7},
+        {**reported("b4", "F", "A"), "resources": "cpus:1"},
+        {**reported("b5", "F", "A"), "statuses": {}},
+    ]
+    framework_info = {"user": "u", "name": "n", "id": {"value": "F"}}
+    agent, _ = reregister(master, "A", tasks=[good, *bad], frameworks=[framework_info])
+    assert [key[1] for key in agent.tasks] == ["ok"]
