@@ -145,10 +145,12 @@ class HACluster:
 
     # --------------------------------------------------------------- queries
 
-    def leader_index(self) -> int | None:
-        """The master that every running master names as leader, if they agree."""
+    def leader_index(self, among: list[int] | None = None) -> int | None:
+        """The master that every running master (of ``among``) names as leader, if they agree."""
         views = set()
-        for address in self.addresses:
+        for index, address in enumerate(self.addresses):
+            if among is not None and index not in among:
+                continue
             try:
                 views.add(redirect_target(address))
             except OSError:
@@ -163,9 +165,11 @@ class HACluster:
         get_json(leader, "/master/state")
         return index
 
-    def wait_leader(self, timeout: float = 30.0, other_than: int | None = None) -> int:
+    def wait_leader(
+        self, timeout: float = 30.0, other_than: int | None = None, among: list[int] | None = None
+    ) -> int:
         def found() -> int | None:
-            index = self.leader_index()
+            index = self.leader_index(among)
             return None if index is None or index == other_than else index + 1
 
         return wait_for(found, timeout, what="one leader all masters agree on") - 1
