@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 import time
@@ -62,6 +63,7 @@ class BridgeTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls) -> None:
         cls.ensemble.stop()
+        shutil.rmtree(cls.ensemble.base, ignore_errors=True)
 
     def url(self, credentials: str | None = None) -> ZkUrl:
         return ZkUrl(self.ensemble.hosts, f"/t-{time.monotonic_ns()}", credentials)
