@@ -62,13 +62,16 @@ if REPO not in sys.path:
 from twisted.internet import defer, task  # noqa: E402
 from twisted.web.client import Agent, HTTPConnectionPool, readBody  # noqa: E402
 
-from mesos_py.client.scheduler import SchedulerClient  # noqa: E402
-from mesos_py.common import http_client  # noqa: E402
-from mesos_py.common.protocol import ident, new_status_uuid  # noqa: E402
+from bench.simulated import (  # noqa: E402
+    AGENT_RESOURCES,
+    BenchError,
+    SimAgent,
+    SimFramework,
+    Stats,
+    sleep,
+)
 from mesos_py.common.resources import Resources  # noqa: E402
 
-AGENT_RESOURCES = "cpus:24;mem:65536;disk:100000;ports:[31000-32000]"
-TASK_RESOURCES = "cpus:0.01;mem:16"
 TARGET_KB_PER_AGENT = 50
 TARGET_KB_PER_TASK = 10
 
@@ -104,10 +107,6 @@ sys.exit(_run_services(lambda reactor: MasterService(options, reactor)))
 warnings.filterwarnings(
     "ignore", message="Using readBody with a transport", category=DeprecationWarning
 )
-
-
-class BenchError(Exception):
-    pass
 
 
 # ---------------------------------------------------------------- the master
@@ -243,275 +242,6 @@ class MasterProcess:
             self.proc.wait(timeout=10)
 
 
-# ---------------------------------------------------------- simulated agents
-
-
-class Stats:
-    def __init__(self) -> None:
-        self.events: Counter = Counter()
-        self.calls: Counter = Counter()
-        self.errors: list[str] = []
-        self.links_lost = 0
-        self.registered = 0
-
-    def error(self, message: str) -> None:
-        if len(self.errors) < 20:
-            self.errors.append(message)
-
-
-class SimAgent:
-    """One agent: its link and its one-at-a-time calls; tasks are only pretended."""
-
-    def __init__(self, reactor: Any, master: str, index: int, resources: list, stats: Stats):
-        self.reactor = reactor
-        self.url = f"http://{master}/internal/agent"
-        self.index = index
-        self.resources = resources
-        self.stats = stats
-        # Like MasterLink: one persistent pool; the link holds one connection,
-        # calls reuse another.
-        self.pool = HTTPConnectionPool(reactor, persistent=True)
-        self.pool.maxPersistentPerHost = 1
-        self.http = Agent(reactor, pool=self.pool, connectTimeout=10)
-        self.agent_id: str | None = None
-        self.stream_id: str | None = None
-        self.subscription: http_client.Subscription | None = None
-        self.registered: defer.Deferred = defer.Deferred()
-        self.pong_pending = False
-        self.pongs_answered = 0
-        self.updates: list[dict] = []
-        self.in_flight: str | None = None  # the type of the call in flight
-        self.pump_scheduled = False
-        self.stopping = False
-
-    # -- link
-
-    def register(self) -> defer.Deferred:
-        call = {
-            "type": "REGISTER",
-            "register": {
-                "agent_info": {
-                    "hostname": f"sim-{self.index}",
-                    "port": 5051,
-                    "resources": self.resources,
-                },
-                "tasks": [],
-                "executors": [],
-                "frameworks": [],
-                "version": "1.11.0",
-            },
-        }
-        d = http_client.subscribe(self.http, self.url, call, self._event)
-        d.addCallbacks(self._subscribed, self._failed)
-        return self.registered
-
-    def _failed(self, failure: Any) -> None:
-        if not self.registered.called:
-            self.registered.errback(failure)
-
-    def _subscribed(self, result: Any) -> None:
-        if isinstance(result, http_client.Reply):
-            self._failed(BenchError(f"REGISTER of sim-{self.index}: {result.code} {result.body!r}"))
-            return
-        self.subscription = result
-        self.stream_id = result.stream_id
-        result.done.addBoth(self._link_ended)
-        self._maybe_registered()
-
-    def _maybe_registered(self) -> None:
-        # REGISTERED may be decoded before subscribe() hands over the stream ID.
-        if self.agent_id and self.stream_id and not self.registered.called:
-            self.stats.registered += 1
-            self.registered.callback(self)
-
-    def _link_ended(self, _: Any) -> None:
-        if not self.stopping:
-            self.stats.links_lost += 1
-            self.stats.error(f"sim-{self.index}: link closed by the master")
-
-    def _event(self, event: Any) -> None:
-        kind = event.get("type") if isinstance(event, dict) else None
-        self.stats.events[kind] += 1
-        if kind == "REGISTERED":
-            self.agent_id = event["registered"]["agent_id"]["value"]
-            self._maybe_registered()
-        elif kind == "PING":
-            self.pong_pending = True
-            self._schedule_pump()
-        elif kind == "RUN_TASK":
-            run = event["run_task"]
-            task_info = run["task"]
-            status = {
-                "task_id": task_info["task_id"],
-                "state": "TASK_RUNNING",
-                "source": "SOURCE_EXECUTOR",
-                "agent_id": ident(self.agent_id),
-                "executor_id": task_info["task_id"],
-                "timestamp": time.time(),
-                "uuid": new_status_uuid(),
-            }
-            self.updates.append({"framework_id": run["framework_info"]["id"], "status": status})
-            self._schedule_pump()
-        elif kind == "ERROR":
-            self.stats.error(f"sim-{self.index}: ERROR event {event.get('error')}")
-
-    # -- calls, at most one in flight; updates queued meanwhile go in one UPDATE
-
-    def _schedule_pump(self) -> None:
-        if not self.pump_scheduled:
-            self.pump_scheduled = True
-            self.reactor.callLater(0, self._pump)
-
-    def _pump(self) -> None:
-        self.pump_scheduled = False
-        if self.in_flight or self.stream_id is None or self.stopping:
-            return
-        call: dict[str, Any] = {"agent_id": ident(self.agent_id)}
-        if self.pong_pending:
-            self.pong_pending = False
-            call["type"] = "PONG"
-        elif self.updates:
-            updates, self.updates = self.updates, []
-            call["type"] = "UPDATE"
-            call["update"] = {"updates": updates}
-        else:
-            return
-        self.in_flight = call["type"]
-        self.stats.calls[call["type"]] += 1
-        d = http_client.post_json(self.http, self.url, call, {"Mesos-Stream-Id": self.stream_id})
-        d.addCallbacks(self._answered, self._call_failed, (call["type"],), None, (call["type"],))
-
-    def _answered(self, reply: http_client.Reply, kind: str) -> None:
-        self.in_flight = None
-        if kind == "PONG" and reply.code == 202:
-            self.pongs_answered += 1
-        if reply.code != 202:
-            self.stats.error(f"sim-{self.index}: {kind} answered {reply.code} {reply.body!r}")
-        self._pump()
-
-    def _call_failed(self, failure: Any, kind: str) -> None:
-        self.in_flight = None
-        if not self.stopping:
-            self.stats.error(f"sim-{self.index}: {kind} failed: {failure.getErrorMessage()}")
-            self._pump()
-
-    @property
-    def idle(self) -> bool:
-        return not (self.in_flight or self.updates or self.pong_pending)
-
-    @property
-    def updates_done(self) -> bool:
-        """No status update waiting or in flight (PONGs may be)."""
-        return not self.updates and self.in_flight != "UPDATE"
-
-    def stop(self) -> defer.Deferred:
-        self.stopping = True
-        if self.subscription is not None:
-            self.subscription.close()
-        return self.pool.closeCachedConnections()
-
-
-# ----------------------------------------------------------------- framework
-
-
-class SimFramework:
-    """Launches ``per_agent`` tasks on every agent it is offered, acknowledges updates."""
-
-    def __init__(self, reactor: Any, master: str, agents: int, per_agent: int, concurrency: int):
-        self.reactor = reactor
-        self.per_agent = per_agent
-        self.total = agents * per_agent
-        self.client = SchedulerClient(
-            reactor,
-            master,
-            {"user": "bench", "name": "master-memory-bench", "failover_timeout": 0},
-            self._event,  # SchedulerClient acknowledges every update after this returns
-        )
-        self.calls = defer.DeferredSemaphore(concurrency)
-        self.task_resources = Resources.parse(TASK_RESOURCES).to_json()
-        self.launched: Counter = Counter()
-        self.launched_total = 0
-        self.running = 0
-        self.states: Counter = Counter()
-        self.failures: list[str] = []
-        self.outstanding = 0
-        self.accepts: list[defer.Deferred] = []
-        self.all_running_at: float | None = None
-        self.all_accepted_at: float | None = None
-        self.suppressed = False
-
-    def _call(self, kind: str, body: dict) -> defer.Deferred:
-        self.outstanding += 1
-
-        def done(result: Any) -> None:
-            self.outstanding -= 1
-            if not isinstance(result, http_client.Reply) and len(self.failures) < 20:
-                self.failures.append(f"{kind}: {result.getErrorMessage()}")
-
-        d = self.calls.run(self.client.call, kind, body)
-        d.addBoth(done)
-        return d
-
-    def _event(self, event: dict) -> None:
-        kind = event.get("type")
-        if kind == "OFFERS":
-            self._offers(event["offers"].get("offers", []))
-        elif kind == "UPDATE":
-            status = event["update"]["status"]
-            state = status.get("state")
-            self.states[state] += 1
-            if state == "TASK_RUNNING":
-                self.running += 1
-                if self.running == self.total:
-                    self.all_running_at = time.perf_counter()
-            elif len(self.failures) < 20:
-                self.failures.append(f"update {state}: {status.get('message')}")
-        elif kind == "ERROR":
-            self.failures.append(f"ERROR event: {event.get('error')}")
-
-    def _offers(self, offers: list[dict]) -> None:
-        unusable = []
-        for offer in offers:
-            agent_id = offer["agent_id"]["value"]
-            wanted = self.per_agent - self.launched[agent_id]
-            if wanted <= 0:
-                unusable.append(offer["id"])
-                continue
-            base = self.launched[agent_id]
-            task_infos = [
-                {
-                    "name": f"bench-{offer['hostname']}-{base + k}",
-                    "task_id": {"value": f"{offer['hostname']}-t{base + k}"},
-                    "agent_id": offer["agent_id"],
-                    "resources": self.task_resources,
-                    "command": {"value": "sleep 1000"},
-                }
-                for k in range(wanted)
-            ]
-            self.launched[agent_id] += wanted
-            self.launched_total += wanted
-            self.accepts.append(
-                self._call(
-                    "ACCEPT",
-                    {
-                        "offer_ids": [offer["id"]],
-                        "operations": [{"type": "LAUNCH", "launch": {"task_infos": task_infos}}],
-                    },
-                )
-            )
-        if unusable:
-            self._call("DECLINE", {"offer_ids": unusable, "filters": {"refuse_seconds": 3600}})
-        if self.launched_total >= self.total and not self.suppressed:
-            self.suppressed = True
-            accepts, self.accepts = self.accepts, []
-
-            def all_accepted(_: Any) -> None:
-                self.all_accepted_at = time.perf_counter()
-                self._call("SUPPRESS", {})
-
-            defer.DeferredList(accepts).addCallback(all_accepted)
-
-
 # --------------------------------------------------------------------- helpers
 
 
@@ -521,10 +251,6 @@ def _raise_nofile(needed: int) -> tuple[int, int]:
         new = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)
-
-
-def sleep(reactor: Any, seconds: float) -> defer.Deferred:
-    return task.deferLater(reactor, seconds, lambda: None)
 
 
 @defer.inlineCallbacks

@@ -30,7 +30,8 @@ def _run_services(build: Any) -> int:
         return 1
     reactor.addSystemEventTrigger("before", "shutdown", root.stopService)
     reactor.run()
-    return 0
+    # A master that lost leadership sets 1, so that systemd restarts it.
+    return getattr(root, "exit_code", 0)
 
 
 def _master(options: argparse.Namespace) -> int:

@@ -87,7 +87,7 @@ def non_negative_duration(text: str) -> float:
 
 
 AGENT_FLAGS = [
-    Flag("master", "the master, as host:port (required)"),
+    Flag("master", "the master: host:port, or zk://host:port[,...]/path to follow the leader"),
     Flag("work_dir", "directory for sandboxes and agent state (required)"),
     Flag("ip", "IP address to listen on", "0.0.0.0"),
     Flag("advertise_ip", "IP address advertised to the master and executors", None),
@@ -157,6 +157,7 @@ AGENT_FLAGS = [
         60.0,
         positive_duration,
     ),
+    Flag("zk_session_timeout", "ZooKeeper session timeout (with zk://)", 10.0, positive_duration),
 ]
 
 _DURATION_TYPES = (duration, positive_duration, non_negative_duration)

@@ -54,7 +54,7 @@ def state(agent: Agent) -> dict[str, Any]:
             "unreserved_resources_allocated": used.to_flat(),
             "resource_providers": [],
             "attributes": attributes_flat(agent.config.attributes),
-            "master_hostname": agent.config.master.rsplit(":", 1)[0],
+            "master_hostname": (agent.link.master or "").rsplit(":", 1)[0],
             "flags": agent.config.flags,
             "frameworks": [f.state_json(agent_id) for f in agent.frameworks.values()],
             "completed_frameworks": [f.state_json(agent_id) for f in agent.completed_frameworks],

@@ -6,6 +6,10 @@ to the master go one at a time, in order, each carrying the link's
 one call.  Registration is retried with full-jitter exponential backoff; a
 link that ends, or stays silent longer than the ping timeout, is dropped and
 registration starts over.
+
+With ``--master=zk://...`` the address comes from a leader detector
+(``follow``): a new leader means a new link, registered at once with backoff
+reset, and no known leader means waiting (tasks keep running meanwhile).
 """
 
 from __future__ import annotations
@@ -68,7 +72,6 @@ class MasterLink:
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.path = "/internal/agent"
-        self.url = f"http://{master}{self.path}"
         self.state = LinkState.IDLE
         self.agent_id: str | None = None
         self._reactor = reactor
@@ -78,7 +81,11 @@ class MasterLink:
         self._random = rand
         self._pool = HTTPConnectionPool(reactor, persistent=True)
         self._http = Agent(reactor, pool=self._pool, connectTimeout=10)
-        self._calls = CallClient(reactor, master)
+        self.master: str | None = None
+        self.url = ""
+        self._calls: CallClient | None = None
+        if not master.startswith("zk://"):  # else follow() a detector
+            self._use_master(master)
         # (link generation, event) waiting to be handled, in arrival order
         self._inbox: deque[tuple[int, dict]] = deque()
         self._drain_call: IDelayedCall | None = None
@@ -97,6 +104,35 @@ class MasterLink:
     def start(self) -> None:
         self._schedule_attempt()
 
+    def _use_master(self, master: str) -> None:
+        self.master = master
+        self.url = f"http://{master}{self.path}"
+        if self._calls is not None:
+            self._calls.close()
+        self._calls = CallClient(self._reactor, master)
+
+    def follow(self, master: str | None) -> None:
+        """The detector's news: register with ``master`` now, or wait while it is None."""
+        if master == self.master or self.state is LinkState.STOPPED:
+            return
+        log.info("Leading master is now {master}", master=master or "unknown")
+        was_registered = self.state is LinkState.REGISTERED
+        if self._attempt_call is not None and self._attempt_call.active():
+            self._attempt_call.cancel()
+        self._attempt_call = None
+        self._lost()  # first: the old link's end must not look like the current one's
+        if self._subscription is not None:
+            subscription, self._subscription = self._subscription, None
+            subscription.close()
+        if was_registered:
+            self._owner.disconnected()
+        if master is None:
+            self.master = None
+            return
+        self._use_master(master)
+        self._bound = self._factor
+        self._schedule_attempt()
+
     def stop(self) -> Any:
         """Stop for good; fires when the HTTP connections are closed."""
         self.state = LinkState.STOPPED
@@ -112,7 +148,8 @@ class MasterLink:
             self._subscription = None
         for request in list(self._requests):
             request.cancel()
-        self._calls.close()
+        if self._calls is not None:
+            self._calls.close()
         return self._pool.closeCachedConnections()
 
     def _track(self, request: defer.Deferred) -> defer.Deferred:
@@ -147,6 +184,8 @@ class MasterLink:
 
     def _attempt(self) -> None:
         self._attempt_call = None
+        if self.master is None:
+            return  # follow() starts again once a leader is detected
         self.state = LinkState.REGISTERING
         self._generation += 1
         generation = self._generation

@@ -21,6 +21,9 @@ from mesos_py.common.attributes import parse_attributes
 from mesos_py.common.flags import add_flags
 from mesos_py.common.http import make_site
 from mesos_py.common.identity import advertised_ip
+from mesos_py.common.zk_detector import LeaderDetector
+from mesos_py.common.zk_layout import master_address, parse_zk_url
+from mesos_py.common.zookeeper import ZooKeeper
 
 
 def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,9 +32,15 @@ def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _master_address(text: str | None) -> str:
     if not text:
-        raise ValueError("--master is required (host:port)")
+        raise ValueError("--master is required (host:port or zk://...)")
+    if text.startswith("zk://"):
+        try:
+            parse_zk_url(text)
+        except ValueError as exc:
+            raise ValueError(f"--master: {exc}") from None
+        return text
     if "://" in text:
-        raise ValueError(f"--master={text}: only host:port is supported so far")
+        raise ValueError(f"--master={text}: expected host:port or zk://host:port,.../path")
     host, sep, port = text.rpartition(":")
     if not sep:
         return f"{text}:5050"
@@ -102,6 +111,15 @@ class AgentService(service.MultiService):
         self.site = make_site(build_resource_tree(self.agent))
         self._bind_ip = options.ip
         self._listening = None
+        self.zk: ZooKeeper | None = None
+        if self.agent.config.master.startswith("zk://"):
+            self.zk = ZooKeeper(
+                reactor, parse_zk_url(self.agent.config.master), options.zk_session_timeout
+            )
+            LeaderDetector(self.zk, self._leader_changed)  # it runs on the session's events
+
+    def _leader_changed(self, _node: str | None, info: dict | None) -> None:
+        self.agent.link.follow(master_address(info) if info is not None else None)
 
     @property
     def port(self) -> int:
@@ -117,10 +135,14 @@ class AgentService(service.MultiService):
         self.agent.config.port = self._listening.getHost().port
         super().startService()
         self.agent.start()
+        if self.zk is not None:
+            self.zk.start()
 
     def stopService(self) -> Any:
         super().stopService()
         d = self.agent.stop()
+        if self.zk is not None:
+            d.addBoth(lambda _: self.zk.stop())
         if self._listening is not None:
             listening, self._listening = self._listening, None
             d.addBoth(lambda _: listening.stopListening())

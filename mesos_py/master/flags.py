@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from mesos_py.common.flags import Flag, duration
 
+
+def registry_kind(text: str) -> str:
+    if text not in ("replicated_log", "in_memory"):
+        raise ValueError(f"unknown registry {text!r}; expected replicated_log or in_memory")
+    return text
+
+
 MASTER_FLAGS = [
     Flag("ip", "IP address to listen on", "0.0.0.0"),
     Flag("port", "port to listen on", 5050, int),
@@ -19,6 +26,27 @@ MASTER_FLAGS = [
     Flag("max_completed_tasks_per_framework", "completed tasks kept per framework", 1000, int),
     Flag("weights", "role weights, e.g. 'eng=2,ops=1'", None),
     Flag("max_body_bytes", "largest accepted request body", 16 * 1024 * 1024, int),
+    Flag(
+        "zk",
+        "ZooKeeper URL for leader election and the registry, "
+        "zk://[user:password@]host:port[,host:port...]/path (unset: standalone)",
+        None,
+    ),
+    Flag("zk_session_timeout", "ZooKeeper session timeout", 10.0, duration),
+    Flag(
+        "agent_reregister_timeout",
+        "how long agents have to re-register after a failover before they are marked unreachable",
+        600.0,
+        duration,
+    ),
+    Flag(
+        "registry",
+        "where the registry is kept: 'replicated_log' (durable: ZooKeeper with "
+        "--zk, else a file in --work_dir) or 'in_memory'",
+        "replicated_log",
+        registry_kind,
+    ),
+    Flag("quorum", "accepted for compatibility: ZooKeeper's own quorum keeps the registry", None),
 ]
 
 

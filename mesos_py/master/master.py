@@ -9,6 +9,7 @@ step by step in tests.
 from __future__ import annotations
 
 import collections
+import json
 import socket
 import struct
 import time
@@ -20,12 +21,13 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from mesos_py import MESOS_API_VERSION
-from mesos_py.allocator.drf import DRFAllocator, effective_refuse_seconds
+from mesos_py.allocator.drf import AllocatorError, DRFAllocator, effective_refuse_seconds
 from mesos_py.common.http import EventStream
-from mesos_py.common.protocol import DEFAULT_HEARTBEAT_INTERVAL, id_value, ident
+from mesos_py.common.protocol import DEFAULT_HEARTBEAT_INTERVAL, TASK_STATES, id_value, ident
 from mesos_py.common.resources import ResourceError, Resources
-from mesos_py.master import validation
+from mesos_py.master import registry, validation
 from mesos_py.master.model import AgentRecord, Framework, Offer, Task
+from mesos_py.master.registrar import MemoryStore, Registrar
 
 log = Logger()
 
@@ -44,6 +46,7 @@ class MasterConfig:
     heartbeat_interval: float = DEFAULT_HEARTBEAT_INTERVAL
     cluster: str | None = None
     weights: tuple[tuple[str, float], ...] = ()
+    agent_reregister_timeout: float = 600.0
 
 
 class CallRefused(Exception):
@@ -81,11 +84,31 @@ def master_status(task_id: str, state: str, reason: str, message: str, **extra: 
     return status
 
 
+def _well_formed_task(task: dict) -> bool:
+    """A task an agent reports when it re-registers: fields of the types the books need."""
+    executor_id = task.get("executor_id", {})
+    return (
+        isinstance(task.get("name", ""), str)
+        and isinstance(task.get("role", ""), str)
+        and task.get("state", "TASK_STAGING") in TASK_STATES
+        and isinstance(executor_id, dict)
+        and isinstance(executor_id.get("value", ""), str)
+        and isinstance(task.get("statuses", []), list)
+    )
+
+
 class Master:
-    def __init__(self, config: MasterConfig, clock: IReactorTime, flags: dict[str, str]) -> None:
+    def __init__(
+        self,
+        config: MasterConfig,
+        clock: IReactorTime,
+        flags: dict[str, str],
+        registrar: Registrar | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
         self.flags = flags
+        self.registrar = registrar or Registrar(MemoryStore(), lambda reason: None)
         self.master_id = str(uuid.uuid4())
         self.start_time = time.time()
         self.elected_time: float | None = self.start_time
@@ -97,7 +120,14 @@ class Master:
         )
         self.removed_framework_ids: set[str] = set()
         self.agents: dict[str, AgentRecord] = {}
+        # Shut down or removed for good: refused if they try to come back (registry 'gone').
         self.removed_agent_ids: set[str] = set()
+        # Marked unreachable (missed pings, or not back after a failover); welcome back.
+        self.unreachable_agents: dict[str, float] = {}
+        # Admitted in the registry a new leader recovered, not yet re-registered.
+        self.recovered_agents: dict[str, dict] = {}
+        self._reregister_timeout_call = None
+        self._parsed_resources: dict[str, Resources] = {}
         self.offers: dict[str, Offer] = {}
         self.metrics: collections.Counter = collections.Counter()
         self.allocation_run_ms: collections.deque[float] = collections.deque(maxlen=1000)
@@ -129,10 +159,54 @@ class Master:
 
     # ------------------------------------------------------------ allocation
 
+    def recover(self, recovered: registry.Registry) -> None:
+        """Take over the registry a new leader read: agents get a window to re-register."""
+        self.recovered_agents = {
+            agent_id: info
+            for agent_id, info in recovered.agents.items()
+            if agent_id not in self.agents
+        }
+        self.unreachable_agents.update(recovered.unreachable)
+        self.removed_agent_ids.update(recovered.gone)
+        weights = {**recovered.weights, **dict(self.config.weights)}
+        if weights:
+            self.allocator.set_weights(weights)
+        self._store(registry.UpdateWeights(tuple(sorted(weights.items()))))
+        if self.recovered_agents:
+            log.info(
+                "Recovered {n} agent(s) from the registry; waiting {t}s for them to re-register",
+                n=len(self.recovered_agents),
+                t=self.config.agent_reregister_timeout,
+            )
+            self._reregister_timeout_call = self.clock.callLater(
+                self.config.agent_reregister_timeout, self._reregister_timed_out
+            )
+
+    def _reregister_timed_out(self) -> None:
+        """Agents of the recovered registry that never came back become unreachable."""
+        self._reregister_timeout_call = None
+        missing, self.recovered_agents = self.recovered_agents, {}
+        now = time.time()
+        for agent_id in missing:
+            self.unreachable_agents[agent_id] = now
+            self._store(registry.MarkUnreachable(agent_id, now))
+        if missing:
+            log.warn(
+                "{n} agent(s) did not re-register within {t}s: marked unreachable",
+                n=len(missing),
+                t=self.config.agent_reregister_timeout,
+            )
+
+    def _store(self, operation: Any) -> None:
+        """Write a registry change; a failed write ends leadership (the registrar says so)."""
+        self.registrar.apply(operation).addErrback(lambda _failure: None)
+
     def start(self) -> None:
         self._schedule_periodic_allocation()
 
     def stop(self) -> None:
+        if self._reregister_timeout_call is not None and self._reregister_timeout_call.active():
+            self._reregister_timeout_call.cancel()
         for call in (self._allocation_pending, self._allocation_loop):
             if call is not None and call.active():
                 call.cancel()
@@ -612,9 +686,13 @@ class Master:
         if task is not None:
             framework.send({"type": "UPDATE", "update": {"status": self._reconcile_status(task)}})
             return
+        if agent_id in self.recovered_agents or (agent_id is None and self.recovered_agents):
+            return  # its agent may still re-register with it: no answer yet (as in Mesos)
         if agent_id is not None and agent_id in self.agents:
             state, message = "TASK_GONE", "Reconciliation: Task is unknown to the agent"
         elif agent_id is not None and agent_id in self.removed_agent_ids:
+            state, message = "TASK_GONE", "Reconciliation: Task is gone"
+        elif agent_id is not None and agent_id in self.unreachable_agents:
             state, message = "TASK_UNREACHABLE", "Reconciliation: Task is unreachable"
         else:
             state, message = "TASK_UNKNOWN", "Reconciliation: Task is unknown"
@@ -1002,6 +1080,8 @@ class Master:
         now = time.time()
         agent = self.agents.get(agent_id) if agent_id else None
         reregistered = agent is not None or agent_id is not None
+        was_unreachable = self.unreachable_agents.pop(agent_id, None) is not None
+        self.recovered_agents.pop(agent_id, None)
         if agent is None:
             if not agent_id:
                 agent_id = f"{self.master_id}-S{self._next_agent}"
@@ -1035,6 +1115,7 @@ class Master:
         agent.ip = peer_ip or agent.ip
         agent.connected = True
         agent.pings_missed = 0
+        self._store(registry.AdmitAgent(agent_id, info))
 
         def closed(_link: EventStream) -> None:
             if agent.link is _link:
@@ -1042,7 +1123,7 @@ class Master:
 
         link.on_close = closed
         if reregistered:
-            self._reconcile_agent_tasks(agent, register)
+            self._reconcile_agent_tasks(agent, register, was_unreachable)
         link.send(
             {
                 "type": "REGISTERED",
@@ -1065,8 +1146,15 @@ class Master:
         self.request_allocation()
         return agent
 
-    def _reconcile_agent_tasks(self, agent: AgentRecord, register: dict) -> None:
-        """Make the master's view of an agent's tasks match what the agent reports."""
+    def _reconcile_agent_tasks(
+        self, agent: AgentRecord, register: dict, was_unreachable: bool = False
+    ) -> None:
+        """Make the master's view of an agent's tasks match what the agent reports.
+
+        An agent back from being unreachable may report tasks whose frameworks were
+        told TASK_LOST (not partition-aware): those tasks are killed, as in Mesos.
+        Partition-aware frameworks get their tasks back and learn it by reconciling.
+        """
         reported: dict[tuple[str, str], dict] = {}
         for task in register.get("tasks", []):
             try:
@@ -1092,6 +1180,7 @@ class Master:
                 if framework is not None:
                     framework.send({"type": "UPDATE", "update": {"status": status}})
                 self._complete_task(task)
+        held: dict[tuple[str, str], Resources] = {}
         for (framework_id, task_id), task_json in reported.items():
             if (framework_id, task_id) in agent.tasks:
                 continue
@@ -1110,9 +1199,14 @@ class Master:
                     active=False,
                     gpu_aware=framework.has_capability("GPU_RESOURCES"),
                 )
+            if not _well_formed_task(task_json):
+                log.warn(
+                    "Agent {id} reported a malformed task {task}", id=agent.agent_id, task=task_id
+                )
+                continue
             try:
-                resources = Resources.from_json(task_json.get("resources", []))
-            except ResourceError:
+                resources = self._task_resources(task_json.get("resources", []))
+            except (ResourceError, TypeError, ValueError):
                 continue
             task = Task(
                 task_id=task_id,
@@ -1128,10 +1222,48 @@ class Master:
             )
             framework.tasks[task_id] = task
             agent.tasks[(framework_id, task_id)] = task
+            if was_unreachable:  # its unreachable copy is history no longer
+                for stale in [t for t in framework.completed_tasks if t.task_id == task_id]:
+                    framework.completed_tasks.remove(stale)
             if not task.terminal:
-                self.allocator.add_allocation(
-                    framework_id, agent.agent_id, resources, role=task.role
+                key = (framework_id, task.role)
+                held[key] = held[key] + resources if key in held else resources
+                if was_unreachable and not framework.partition_aware:
+                    agent.send(
+                        {
+                            "type": "KILL_TASK",
+                            "kill_task": {
+                                "framework_id": ident(framework_id),
+                                "task_id": ident(task_id),
+                            },
+                        }
+                    )
+        # One allocator update per framework and role, not one per task: a failover
+        # re-registers every agent with all its tasks at once.
+        for (framework_id, role), resources in held.items():
+            try:
+                self.allocator.add_allocation(framework_id, agent.agent_id, resources, role=role)
+            except AllocatorError as exc:
+                log.warn(
+                    "Agent {id} reports tasks it has no room for: {error}",
+                    id=agent.agent_id,
+                    error=exc,
                 )
+
+    def _task_resources(self, resources_json: Any) -> Resources:
+        """Parse a reported task's resources, reusing the parse of identical ones.
+
+        Tasks mostly share a few shapes; re-registrations after a failover parse
+        every task of every agent, so this halves the master's work then.
+        """
+        key = json.dumps(resources_json, sort_keys=True, separators=(",", ":"))
+        parsed = self._parsed_resources.get(key)
+        if parsed is None:
+            parsed = Resources.from_json(resources_json)
+            if len(self._parsed_resources) >= 1024:
+                self._parsed_resources.clear()
+            self._parsed_resources[key] = parsed
+        return parsed
 
     def _schedule_ping(self, agent: AgentRecord) -> None:
         if agent.ping_call is not None and agent.ping_call.active():
@@ -1146,7 +1278,7 @@ class Master:
             log.warn(
                 "Agent {id} missed {n} pings: unreachable", id=agent.agent_id, n=agent.pings_missed
             )
-            self.remove_agent(agent, "REASON_AGENT_REMOVED", "Agent is unreachable")
+            self.mark_unreachable(agent)
             return
         agent.pings_missed += 1
         agent.send({"type": "PING"})
@@ -1173,15 +1305,19 @@ class Master:
             id=agent.agent_id,
             grace=grace,
         )
-        agent.disconnect_call = self.clock.callLater(
-            grace, self.remove_agent, agent, "REASON_AGENT_REMOVED", "Agent is unreachable"
-        )
+        agent.disconnect_call = self.clock.callLater(grace, self.mark_unreachable, agent)
 
     def unregister_agent(self, agent: AgentRecord) -> None:
         self.remove_agent(agent, "REASON_AGENT_REMOVED", "Agent shut down")
 
-    def remove_agent(self, agent: AgentRecord, reason: str, message: str) -> None:
-        """Forget an agent: its tasks are lost and their frameworks hear of it."""
+    def mark_unreachable(self, agent: AgentRecord) -> None:
+        """No pings answered, or no link for too long: the agent may come back with its ID."""
+        self.remove_agent(agent, "REASON_AGENT_REMOVED", "Agent is unreachable", gone=False)
+
+    def remove_agent(
+        self, agent: AgentRecord, reason: str, message: str, gone: bool = True
+    ) -> None:
+        """Forget an agent: its tasks are lost (unreachable) and their frameworks hear of it."""
         if self.agents.get(agent.agent_id) is not agent:
             return
         for call in (agent.ping_call, agent.disconnect_call):
@@ -1191,10 +1327,17 @@ class Master:
             self.rescind_offer(self.offers[offer_id])
         if agent.link is not None:
             link, agent.link = agent.link, None
-            link.send({"type": "ERROR", "error": {"message": message}})
+            if gone:  # an unreachable agent keeps its ID: ERROR would make it start afresh
+                link.send({"type": "ERROR", "error": {"message": message}})
             link.close()
         del self.agents[agent.agent_id]
-        self.removed_agent_ids.add(agent.agent_id)
+        now = time.time()
+        if gone:
+            self.removed_agent_ids.add(agent.agent_id)
+            self._store(registry.MarkGone(agent.agent_id, now))
+        else:
+            self.unreachable_agents[agent.agent_id] = now
+            self._store(registry.MarkUnreachable(agent.agent_id, now))
         self.allocator.remove_agent(agent.agent_id)
         self.metrics["master/slave_removals"] += 1
         affected = set()

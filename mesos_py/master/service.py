@@ -4,20 +4,40 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import time
 from typing import Any
 
 from twisted.application import service
+from twisted.internet import defer
+from twisted.logger import Logger
 from twisted.web import http, resource, server
 
 from mesos_py.common.flags import add_flags, flags_as_strings
 from mesos_py.common.http import GetResource, HTTPError, make_site, write_error
 from mesos_py.common.identity import BUILD_INFO, advertised_ip
+from mesos_py.common.zk_layout import parse_zk_url
+from mesos_py.common.zookeeper import ZooKeeper
+from mesos_py.master import registry as reg
 from mesos_py.master import state_json
 from mesos_py.master.agent_api import AgentAPI
 from mesos_py.master.flags import MASTER_FLAGS, parse_weights
-from mesos_py.master.leadership import StandaloneLeadership
+from mesos_py.master.leadership import (
+    StandaloneLeadership,
+    ZooKeeperLeadership,
+    leader_authority,
+)
 from mesos_py.master.master import Master, MasterConfig
+from mesos_py.master.registrar import FileStore, MemoryStore, Registrar, ZooKeeperStore
 from mesos_py.master.scheduler_api import SchedulerAPI
+
+log = Logger()
+# A master that lost leadership stops its services; this bounds how long that may take.
+EXIT_GRACE_SECONDS = 10.0
+# After a failover every agent and framework connects within about a second.  With
+# Twisted's default backlog (50) the kernel drops the excess SYNs and clients retry
+# only after 1 s, then 3 s: seconds added to the failover.
+LISTEN_BACKLOG = 4096
 
 
 def add_master_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +61,7 @@ class _Redirect(resource.Resource):
         if leader is None:
             return write_error(request, HTTPError(http.SERVICE_UNAVAILABLE, "No leader elected"))
         request.setResponseCode(http.TEMPORARY_REDIRECT)
-        request.setHeader(b"location", f"//{leader['hostname']}:{leader['port']}".encode())
+        request.setHeader(b"location", f"//{leader_authority(leader)}".encode())
         return b""
 
 
@@ -120,7 +140,7 @@ def build_resource_tree(master: Master, leadership: Any) -> resource.Resource:
                 for a in master.agents.values()
                 if wanted in (None, a.agent_id)
             ],
-            "recovered_slaves": [],
+            "recovered_slaves": list(master.recovered_agents.values()),
         }
 
     def state(request: server.Request) -> Any:
@@ -164,7 +184,11 @@ def build_resource_tree(master: Master, leadership: Any) -> resource.Resource:
 
 
 class MasterService(service.MultiService):
-    """The master daemon: the HTTP server and the master's timers."""
+    """The master daemon: the HTTP server, the master's timers, and (with --zk) the election.
+
+    ``exit_code`` becomes 1 when leadership is lost; ``on_exit`` (stopping the
+    reactor by default) then ends the process so that its supervisor restarts it.
+    """
 
     def __init__(self, options: argparse.Namespace, reactor: Any) -> None:
         super().__init__()
@@ -182,9 +206,40 @@ class MasterService(service.MultiService):
             max_completed_tasks_per_framework=options.max_completed_tasks_per_framework,
             cluster=options.cluster,
             weights=parse_weights(options.weights),
+            agent_reregister_timeout=options.agent_reregister_timeout,
         )
-        self.master = Master(self.config, reactor, flags_as_strings(options, MASTER_FLAGS))
-        self.leadership = StandaloneLeadership(self.master.master_info)
+        self.exit_code = 0
+        self.on_exit = self._exit
+        self.zk: ZooKeeper | None = None
+        zk_url = parse_zk_url(options.zk) if options.zk else None
+        if zk_url is not None:
+            self.zk = ZooKeeper(reactor, zk_url, options.zk_session_timeout)
+        if options.registry == "in_memory":
+            store: Any = MemoryStore()
+        elif self.zk is not None:
+            store = ZooKeeperStore(self.zk, zk_url.registry_path)
+        elif options.work_dir:
+            store = FileStore(os.path.join(options.work_dir, "registry"))
+        else:
+            log.info("No --work_dir: the registry is kept in memory only")
+            store = MemoryStore()
+        self.registrar = Registrar(store, self.lose_leadership)
+        self.master = Master(
+            self.config, reactor, flags_as_strings(options, MASTER_FLAGS), self.registrar
+        )
+        self.leadership: Any
+        if self.zk is not None:
+            self.master.elected_time = None
+            self.leadership = ZooKeeperLeadership(
+                reactor,
+                self.zk,
+                lambda: self.master.master_info,
+                self._elected,
+                self.lose_leadership,
+                options.zk_session_timeout,
+            )
+        else:
+            self.leadership = StandaloneLeadership(self.master.master_info)
         self.site = make_site(
             build_resource_tree(self.master, self.leadership), options.max_body_bytes
         )
@@ -201,17 +256,64 @@ class MasterService(service.MultiService):
             return
         # listenTCP raises CannotListenError at once when the port is taken.
         self._listening = self.reactor.listenTCP(
-            self.config.port, self.site, interface=self._bind_ip
+            self.config.port, self.site, backlog=LISTEN_BACKLOG, interface=self._bind_ip
         )
         bound = self._listening.getHost().port
         if bound != self.config.port:
             self.config = dataclasses.replace(self.config, port=bound)
             self.master.config = self.config
-            self.leadership.leader_info = self.master.master_info
+            if self.zk is None:
+                self.leadership.leader_info = self.master.master_info
         super().startService()
+        if self.zk is not None:
+            self.leadership.start()
+            return
+        recovered: list = []
+        self.registrar.recover().addBoth(recovered.append)  # file and memory answer at once
+        if not isinstance(recovered[0], reg.Registry):
+            recovered[0].raiseException()
+        self.master.recover(recovered[0])
         self.master.start()
 
-    def stopService(self) -> Any:
+    def _elected(self) -> defer.Deferred:
+        """Our node leads: read the registry, then serve."""
+
+        def recovered(registry: reg.Registry) -> None:
+            self.master.elected_time = time.time()
+            self.master.recover(registry)
+            self.master.start()
+            log.info(
+                "Registry recovered in {ms:.0f} ms: {n} agent(s)",
+                ms=self.registrar.fetch_ms,
+                n=len(registry.agents),
+            )
+
+        return self.registrar.recover().addCallback(recovered)
+
+    def lose_leadership(self, reason: str) -> None:
+        """Mesos' behaviour: a master that can no longer lead exits, and is restarted."""
+        if self.exit_code:
+            return
+        self.exit_code = 1
+        log.critical(
+            "Lost leadership: {reason}. Exiting so that the supervisor restarts this master",
+            reason=reason,
+        )
+        self.on_exit()
+
+    def _exit(self) -> None:
+        self.reactor.callLater(EXIT_GRACE_SECONDS, os._exit, self.exit_code)
+        self.reactor.stop()
+
+    @defer.inlineCallbacks
+    def stopService(self):
         self.master.stop()
-        super().stopService()
-        return self._listening.stopListening() if self._listening else None
+        if self.zk is not None:
+            self.leadership.stop()
+        yield super().stopService()
+        if self._listening is not None:
+            yield self._listening.stopListening()
+        if self.zk is not None:
+            # Closing the session removes our node at once: the next master takes over
+            # without waiting for the session timeout.
+            yield self.zk.stop()

@@ -176,10 +176,10 @@ def state(master: Master, leader: dict[str, Any] | None) -> dict[str, Any]:
         {
             "activated_slaves": sum(1 for a in agents if a.connected and a.active),
             "deactivated_slaves": sum(1 for a in agents if not (a.connected and a.active)),
-            "unreachable_slaves": len(master.removed_agent_ids),
+            "unreachable_slaves": len(master.unreachable_agents),
             "flags": master.flags,
             "slaves": [agent_json(master, a) for a in agents],
-            "recovered_slaves": [],
+            "recovered_slaves": list(master.recovered_agents.values()),
             "frameworks": [framework_json(f) for f in master.frameworks.values()],
             "completed_frameworks": [framework_json(f) for f in master.completed_frameworks],
             "orphan_tasks": [],
@@ -257,7 +257,8 @@ def metrics(master: Master) -> dict[str, float]:
         "master/slaves_connected": float(sum(1 for a in agents if a.connected)),
         "master/slaves_disconnected": float(sum(1 for a in agents if not a.connected)),
         "master/slaves_inactive": float(sum(1 for a in agents if not a.active)),
-        "master/slaves_unreachable": float(len(master.removed_agent_ids)),
+        "master/slaves_unreachable": float(len(master.unreachable_agents)),
+        "registrar/registry_size_bytes": float(master.registrar.size),
         "master/frameworks_active": float(sum(1 for f in frameworks if f.active)),
         "master/frameworks_inactive": float(sum(1 for f in frameworks if not f.active)),
         "master/frameworks_connected": float(sum(1 for f in frameworks if f.connected)),
@@ -278,6 +279,8 @@ def metrics(master: Master) -> dict[str, float]:
     for key, value in master.metrics.items():
         if key.startswith("master/") and key not in body and not key.startswith("master/tasks_"):
             body[key] = float(value)
+    if master.registrar.fetch_ms is not None:
+        body["registrar/state_fetch_ms"] = master.registrar.fetch_ms
     if master.allocation_run_ms:
         runs = sorted(master.allocation_run_ms)
         body["allocator/mesos/allocation_run_ms"] = master.allocation_run_ms[-1]

@@ -147,7 +147,8 @@ class Cluster:
             wait_for(lambda: healthy(self.address), what="master to serve /health")
             for index in range(self.agent_count):
                 self.start_agent(index)
-        self.wait_agents(self.agent_count)
+        if self.agent_count:
+            self.wait_agents(self.agent_count)
         return self
 
     def restart_master(self) -> None:

@@ -123,7 +123,8 @@ def test_config(tmp_path):
     [
         (["--work_dir", "/w"], "--master"),
         (["--master", "m:5050"], "--work_dir"),
-        (["--master", "zk://h:2181/mesos", "--work_dir", "/w"], "host:port"),
+        (["--master", "zk://h:2181", "--work_dir", "/w"], "path"),
+        (["--master", "http://m:5050", "--work_dir", "/w"], "host:port"),
         (["--master", "m:notaport", "--work_dir", "/w"], "host:port"),
         (["--master", "m:5050", "--work_dir", "/w", "--resources", "cpus:x"], "--resources"),
         (

@@ -1,0 +1,340 @@
+"""Simulated agents and a framework on the real protocols, shared by the master benchmarks.
+
+Each ``SimAgent`` speaks the master <-> agent protocol of docs/agent-protocol.md
+through ``mesos_py.common.http_client``, as ``mesos_py.agent.master_link``
+does, and pretends to run tasks (TASK_RUNNING at once).  It remembers its
+tasks, so that after a master failover it re-registers with its ID and
+reports them, as a real agent does (``follow``).  ``SimFramework`` launches
+tasks on every agent it is offered, acknowledging updates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+from twisted.internet import defer, task
+from twisted.web.client import Agent, HTTPConnectionPool
+
+from mesos_py.client.scheduler import SchedulerClient
+from mesos_py.common import http_client
+from mesos_py.common.protocol import ident, new_status_uuid
+from mesos_py.common.resources import Resources
+
+AGENT_RESOURCES = "cpus:24;mem:65536;disk:100000;ports:[31000-32000]"
+TASK_RESOURCES = "cpus:0.01;mem:16"
+
+
+class BenchError(Exception):
+    pass
+
+
+def sleep(reactor: Any, seconds: float) -> defer.Deferred:
+    return task.deferLater(reactor, seconds, lambda: None)
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.events: Counter = Counter()
+        self.calls: Counter = Counter()
+        self.errors: list[str] = []
+        self.links_lost = 0
+        self.registered = 0
+        # During a failover benchmark links and calls to the killed master fail on purpose.
+        self.failover = False
+
+    def error(self, message: str) -> None:
+        if len(self.errors) < 20:
+            self.errors.append(message)
+
+
+class SimAgent:
+    """One agent: its link and its one-at-a-time calls; tasks are only pretended."""
+
+    def __init__(self, reactor: Any, master: str, index: int, resources: list, stats: Stats):
+        self.reactor = reactor
+        self.url = f"http://{master}/internal/agent"
+        self.index = index
+        self.resources = resources
+        self.stats = stats
+        # Like MasterLink: one persistent pool; the link holds one connection,
+        # calls reuse another.
+        self.pool = HTTPConnectionPool(reactor, persistent=True)
+        self.pool.maxPersistentPerHost = 1
+        self.http = Agent(reactor, pool=self.pool, connectTimeout=10)
+        self.agent_id: str | None = None
+        self.stream_id: str | None = None
+        self.subscription: http_client.Subscription | None = None
+        self.registered: defer.Deferred = defer.Deferred()
+        self.pong_pending = False
+        self.pongs_answered = 0
+        self.updates: list[dict] = []
+        self.in_flight: str | None = None  # the type of the call in flight
+        self.pump_scheduled = False
+        self.stopping = False
+        self.registered_at: float | None = None
+        # What a re-registration reports: task_id -> task, framework_id -> FrameworkInfo
+        self.tasks: dict[str, dict] = {}
+        self.frameworks: dict[str, dict] = {}
+
+    # -- link
+
+    def register(self) -> defer.Deferred:
+        info: dict[str, Any] = {
+            "hostname": f"sim-{self.index}",
+            "port": 5051,
+            "resources": self.resources,
+        }
+        if self.agent_id:
+            info["id"] = ident(self.agent_id)
+        call = {
+            "type": "REGISTER",
+            "register": {
+                "agent_info": info,
+                "tasks": list(self.tasks.values()),
+                "executors": [],
+                "frameworks": list(self.frameworks.values()),
+                "version": "1.11.0",
+            },
+        }
+        d = http_client.subscribe(self.http, self.url, call, self._event)
+        d.addCallbacks(self._subscribed, self._failed)
+        return self.registered
+
+    def _failed(self, failure: Any) -> None:
+        if not self.registered.called:
+            self.registered.errback(failure)
+
+    def _subscribed(self, result: Any) -> None:
+        if isinstance(result, http_client.Reply):
+            self._failed(BenchError(f"REGISTER of sim-{self.index}: {result.code} {result.body!r}"))
+            return
+        self.subscription = result
+        self.stream_id = result.stream_id
+        result.done.addBoth(self._link_ended, result)
+        self._maybe_registered()
+
+    def _maybe_registered(self) -> None:
+        # REGISTERED may be decoded before subscribe() hands over the stream ID.
+        if self.agent_id and self.stream_id and not self.registered.called:
+            self.stats.registered += 1
+            self.registered_at = time.perf_counter()
+            self.registered.callback(self)
+
+    def _link_ended(self, _: Any, subscription: Any = None) -> None:
+        if self.stopping or (subscription is not None and subscription is not self.subscription):
+            return
+        self.stats.links_lost += 1
+        if not self.stats.failover:
+            self.stats.error(f"sim-{self.index}: link closed by the master")
+
+    def follow(self, master: str) -> defer.Deferred:
+        """A new leader: re-register with it, reporting this agent's tasks (as agents do)."""
+        old, self.subscription = self.subscription, None
+        self.stream_id = None
+        self.in_flight = None
+        self.pong_pending = False
+        self.url = f"http://{master}/internal/agent"
+        self.registered = defer.Deferred()
+        self.registered_at = None
+        if old is not None:
+            old.close()
+        self.pool.closeCachedConnections()
+        self.pool = HTTPConnectionPool(self.reactor, persistent=True)
+        self.pool.maxPersistentPerHost = 1
+        self.http = Agent(self.reactor, pool=self.pool, connectTimeout=10)
+        return self.register()
+
+    def _event(self, event: Any) -> None:
+        kind = event.get("type") if isinstance(event, dict) else None
+        self.stats.events[kind] += 1
+        if kind == "REGISTERED":
+            self.agent_id = event["registered"]["agent_id"]["value"]
+            self._maybe_registered()
+        elif kind == "PING":
+            self.pong_pending = True
+            self._schedule_pump()
+        elif kind == "RUN_TASK":
+            run = event["run_task"]
+            task_info = run["task"]
+            status = {
+                "task_id": task_info["task_id"],
+                "state": "TASK_RUNNING",
+                "source": "SOURCE_EXECUTOR",
+                "agent_id": ident(self.agent_id),
+                "executor_id": task_info["task_id"],
+                "timestamp": time.time(),
+                "uuid": new_status_uuid(),
+            }
+            self.updates.append({"framework_id": run["framework_info"]["id"], "status": status})
+            framework_id = run["framework_info"]["id"]
+            self.frameworks[framework_id["value"]] = run["framework_info"]
+            self.tasks[task_info["task_id"]["value"]] = {
+                "task_id": task_info["task_id"],
+                "framework_id": framework_id,
+                "agent_id": ident(self.agent_id),
+                "name": task_info["name"],
+                "resources": task_info["resources"],
+                "state": "TASK_RUNNING",
+            }
+            self._schedule_pump()
+        elif kind == "ERROR":
+            self.stats.error(f"sim-{self.index}: ERROR event {event.get('error')}")
+
+    # -- calls, at most one in flight; updates queued meanwhile go in one UPDATE
+
+    def _schedule_pump(self) -> None:
+        if not self.pump_scheduled:
+            self.pump_scheduled = True
+            self.reactor.callLater(0, self._pump)
+
+    def _pump(self) -> None:
+        self.pump_scheduled = False
+        if self.in_flight or self.stream_id is None or self.stopping:
+            return
+        call: dict[str, Any] = {"agent_id": ident(self.agent_id)}
+        if self.pong_pending:
+            self.pong_pending = False
+            call["type"] = "PONG"
+        elif self.updates:
+            updates, self.updates = self.updates, []
+            call["type"] = "UPDATE"
+            call["update"] = {"updates": updates}
+        else:
+            return
+        self.in_flight = call["type"]
+        self.stats.calls[call["type"]] += 1
+        d = http_client.post_json(self.http, self.url, call, {"Mesos-Stream-Id": self.stream_id})
+        d.addCallbacks(self._answered, self._call_failed, (call["type"],), None, (call["type"],))
+
+    def _answered(self, reply: http_client.Reply, kind: str) -> None:
+        self.in_flight = None
+        if kind == "PONG" and reply.code == 202:
+            self.pongs_answered += 1
+        if reply.code != 202:
+            self.stats.error(f"sim-{self.index}: {kind} answered {reply.code} {reply.body!r}")
+        self._pump()
+
+    def _call_failed(self, failure: Any, kind: str) -> None:
+        self.in_flight = None
+        if not self.stopping:
+            if not self.stats.failover:
+                self.stats.error(f"sim-{self.index}: {kind} failed: {failure.getErrorMessage()}")
+            self._pump()
+
+    @property
+    def idle(self) -> bool:
+        return not (self.in_flight or self.updates or self.pong_pending)
+
+    @property
+    def updates_done(self) -> bool:
+        """No status update waiting or in flight (PONGs may be)."""
+        return not self.updates and self.in_flight != "UPDATE"
+
+    def stop(self) -> defer.Deferred:
+        self.stopping = True
+        if self.subscription is not None:
+            self.subscription.close()
+        return self.pool.closeCachedConnections()
+
+
+# ----------------------------------------------------------------- framework
+
+
+class SimFramework:
+    """Launches ``per_agent`` tasks on every agent it is offered, acknowledges updates."""
+
+    def __init__(self, reactor: Any, master: str, agents: int, per_agent: int, concurrency: int):
+        self.reactor = reactor
+        self.per_agent = per_agent
+        self.total = agents * per_agent
+        self.client = SchedulerClient(
+            reactor,
+            master,
+            {"user": "bench", "name": "master-memory-bench", "failover_timeout": 0},
+            self._event,  # SchedulerClient acknowledges every update after this returns
+        )
+        self.calls = defer.DeferredSemaphore(concurrency)
+        self.task_resources = Resources.parse(TASK_RESOURCES).to_json()
+        self.launched: Counter = Counter()
+        self.launched_total = 0
+        self.running = 0
+        self.states: Counter = Counter()
+        self.failures: list[str] = []
+        self.outstanding = 0
+        self.accepts: list[defer.Deferred] = []
+        self.all_running_at: float | None = None
+        self.all_accepted_at: float | None = None
+        self.suppressed = False
+
+    def _call(self, kind: str, body: dict) -> defer.Deferred:
+        self.outstanding += 1
+
+        def done(result: Any) -> None:
+            self.outstanding -= 1
+            if not isinstance(result, http_client.Reply) and len(self.failures) < 20:
+                self.failures.append(f"{kind}: {result.getErrorMessage()}")
+
+        d = self.calls.run(self.client.call, kind, body)
+        d.addBoth(done)
+        return d
+
+    def _event(self, event: dict) -> None:
+        kind = event.get("type")
+        if kind == "OFFERS":
+            self._offers(event["offers"].get("offers", []))
+        elif kind == "UPDATE":
+            status = event["update"]["status"]
+            state = status.get("state")
+            self.states[state] += 1
+            if state == "TASK_RUNNING":
+                self.running += 1
+                if self.running == self.total:
+                    self.all_running_at = time.perf_counter()
+            elif len(self.failures) < 20:
+                self.failures.append(f"update {state}: {status.get('message')}")
+        elif kind == "ERROR":
+            self.failures.append(f"ERROR event: {event.get('error')}")
+
+    def _offers(self, offers: list[dict]) -> None:
+        unusable = []
+        for offer in offers:
+            agent_id = offer["agent_id"]["value"]
+            wanted = self.per_agent - self.launched[agent_id]
+            if wanted <= 0:
+                unusable.append(offer["id"])
+                continue
+            base = self.launched[agent_id]
+            task_infos = [
+                {
+                    "name": f"bench-{offer['hostname']}-{base + k}",
+                    "task_id": {"value": f"{offer['hostname']}-t{base + k}"},
+                    "agent_id": offer["agent_id"],
+                    "resources": self.task_resources,
+                    "command": {"value": "sleep 1000"},
+                }
+                for k in range(wanted)
+            ]
+            self.launched[agent_id] += wanted
+            self.launched_total += wanted
+            self.accepts.append(
+                self._call(
+                    "ACCEPT",
+                    {
+                        "offer_ids": [offer["id"]],
+                        "operations": [{"type": "LAUNCH", "launch": {"task_infos": task_infos}}],
+                    },
+                )
+            )
+        if unusable:
+            self._call("DECLINE", {"offer_ids": unusable, "filters": {"refuse_seconds": 3600}})
+        if self.launched_total >= self.total and not self.suppressed:
+            self.suppressed = True
+            accepts, self.accepts = self.accepts, []
+
+            def all_accepted(_: Any) -> None:
+                self.all_accepted_at = time.perf_counter()
+                self._call("SUPPRESS", {})
+
+            defer.DeferredList(accepts).addCallback(all_accepted)

@@ -1,0 +1,120 @@
+"""The registry's codec and operations, and the registrar's batching of writes."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from twisted.internet import defer
+
+from mesos_py.master import registry as reg
+from mesos_py.master.registrar import FileStore, Registrar
+
+ids = st.text("abcdef0123456789-", min_size=1, max_size=12)
+
+
+@given(
+    st.dictionaries(ids, st.fixed_dictionaries({"hostname": st.text(max_size=8)}), max_size=5),
+    st.dictionaries(ids, st.floats(0, 2e9), max_size=5),
+    st.dictionaries(st.text(min_size=1, max_size=5), st.floats(0.1, 100), max_size=3),
+)
+def test_codec_round_trip(agents, unreachable, weights):
+    registry = reg.Registry(agents=agents, unreachable=unreachable, weights=weights)
+    assert reg.decode(reg.encode(registry)) == registry
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"junk",
+        zlib.compress(b"[1]"),
+        zlib.compress(b'{"format":99}'),
+        zlib.compress(b'{"format":1,"agents":{"a":3}}'),
+    ],
+)
+def test_unreadable_registries_are_refused(data):
+    with pytest.raises(reg.RegistryError):
+        reg.decode(data)
+
+
+def test_empty_bytes_are_an_empty_registry():
+    assert reg.decode(b"") == reg.Registry()
+
+
+def test_agent_lifecycle_operations():
+    registry = reg.Registry()
+    info = {"hostname": "h"}
+    assert reg.AdmitAgent("a", info).apply(registry)
+    assert not reg.AdmitAgent("a", info).apply(registry)  # no change, no write
+    assert reg.MarkUnreachable("a", 5.0).apply(registry)
+    assert registry.agents == {} and registry.unreachable == {"a": 5.0}
+    assert not reg.MarkUnreachable("a", 6.0).apply(registry)
+    assert reg.AdmitAgent("a", info).apply(registry)  # it came back
+    assert registry.agents == {"a": info} and registry.unreachable == {}
+    assert reg.MarkGone("a", 7.0).apply(registry)
+    assert registry.agents == {} and registry.gone == {"a": 7.0}
+    assert not reg.MarkUnreachable("a", 8.0).apply(registry)
+
+
+def test_settings_operations():
+    registry = reg.Registry()
+    assert reg.UpdateWeights((("eng", 2.0),)).apply(registry)
+    assert not reg.UpdateWeights((("eng", 2.0),)).apply(registry)
+    assert reg.UpdateQuota("eng", {"guarantees": {"cpus": 1}}).apply(registry)
+    assert reg.UpdateQuota("eng", None).apply(registry) and registry.quotas == {}
+    assert reg.UpdateMaintenance({"windows": []}).apply(registry)
+    assert not reg.UpdateMaintenance({"windows": []}).apply(registry)
+
+
+class SlowStore:
+    """Writes complete when the test says so."""
+
+    def __init__(self):
+        self.writes: list[tuple[bytes, defer.Deferred]] = []
+
+    def fetch(self):
+        return defer.succeed(b"")
+
+    def store(self, data):
+        d = defer.Deferred()
+        self.writes.append((data, d))
+        return d
+
+
+def test_operations_queued_behind_a_write_go_out_together():
+    store = SlowStore()
+    registrar = Registrar(store, lambda reason: None)
+    done = [registrar.apply(reg.AdmitAgent(f"a{i}", {"hostname": "h"})) for i in range(100)]
+    assert len(store.writes) == 1
+    store.writes[0][1].callback(None)
+    assert len(store.writes) == 2
+    store.writes[1][1].callback(None)
+    assert all(d.called for d in done)
+    assert list(reg.decode(store.writes[1][0]).agents) == [f"a{i}" for i in range(100)]
+    unchanged = registrar.apply(reg.AdmitAgent("a0", {"hostname": "h"}))
+    assert unchanged.called and len(store.writes) == 2
+
+
+def test_a_failed_write_ends_leadership_and_later_writes_fail():
+    store = SlowStore()
+    reasons = []
+    registrar = Registrar(store, reasons.append)
+    first = registrar.apply(reg.AdmitAgent("a", {}))
+    second = registrar.apply(reg.AdmitAgent("b", {}))
+    store.writes[0][1].errback(OSError("disk full"))
+    assert reasons == ["Failed to write the registry: disk full"]
+    for d in (first, second, registrar.apply(reg.AdmitAgent("c", {}))):
+        failures = []
+        d.addErrback(failures.append)
+        assert failures
+
+
+def test_file_store_survives_a_restart(tmp_path):
+    path = str(tmp_path / "master" / "registry")
+    registrar = Registrar(FileStore(path), lambda reason: None)
+    registrar.apply(reg.AdmitAgent("a", {"hostname": "h"}))
+    recovered = []
+    Registrar(FileStore(path), lambda reason: None).recover().addCallback(recovered.append)
+    assert list(recovered[0].agents) == ["a"]
