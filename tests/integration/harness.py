@@ -6,10 +6,12 @@ import contextlib
 import http.client
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -224,7 +226,6 @@ class RawScheduler:
     """A bare-bones v1 scheduler over http.client, for poking at the wire directly."""
 
     def __init__(self, address: str, framework_info: dict | None = None, **call: Any) -> None:
-        from mesos_py.common.recordio import Decoder
 
         self.address = address
         host, port = address.split(":")
@@ -239,32 +240,49 @@ class RawScheduler:
         )
         self.response = self.connection.getresponse()
         self.stream_id = self.response.getheader("Mesos-Stream-Id")
-        self._decoder = Decoder()
+        # A reader thread feeds a queue, so that waiting for an event can time out
+        # without touching the socket (a timed-out socket file cannot be read again).
+        self._events: queue.Queue = queue.Queue()
         self._pending: list[dict] = []
         self.framework_id = None
         if self.response.status == 200:
+            threading.Thread(target=self._read, daemon=True).start()
             first = self.next_event()
             if first["type"] == "SUBSCRIBED":
                 self.framework_id = first["subscribed"]["framework_id"]["value"]
             else:  # e.g. ERROR for a refused subscription: leave it for the test to read
                 self._pending.insert(0, first)
 
+    def _read(self) -> None:
+        from mesos_py.common.recordio import Decoder
+
+        decoder = Decoder()
+        try:
+            while chunk := self.response.read1(65536):
+                for event in decoder.feed_json(chunk):
+                    self._events.put(event)
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+        self._events.put(None)  # the stream ended
+
     def next_event(self, wanted: str | None = None, timeout: float = 20.0) -> dict:
         """The next event (of type ``wanted``, skipping others and heartbeats)."""
         deadline = time.monotonic() + timeout
         while True:
-            while self._pending:
+            if self._pending:
                 event = self._pending.pop(0)
-                if event["type"] == "HEARTBEAT" and wanted != "HEARTBEAT":
-                    continue
-                if wanted is None or event["type"] == wanted:
-                    return event
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no {wanted or 'event'} within {timeout}s")
-            chunk = self.response.read1(65536)
-            if not chunk:
+            else:
+                try:
+                    event = self._events.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    raise TimeoutError(f"no {wanted or 'event'} within {timeout}s") from None
+            if event is None:
+                self._events.put(None)
                 raise EOFError("event stream closed")
-            self._pending += self._decoder.feed_json(chunk)
+            if event["type"] == "HEARTBEAT" and wanted != "HEARTBEAT":
+                continue
+            if wanted is None or event["type"] == wanted:
+                return event
 
     def post(self, call: dict | bytes, headers: dict | None = None, stream_id: bool = True):
         """POST a call on a fresh connection; returns (status, body bytes)."""
@@ -289,4 +307,8 @@ class RawScheduler:
         return self.post(call)
 
     def close(self) -> None:
+        """Drop the subscription as a dying framework would (FIN), waking the reader."""
+        if self.connection.sock is not None:
+            with contextlib.suppress(OSError):
+                self.connection.sock.shutdown(socket.SHUT_RDWR)
         self.connection.close()
