@@ -261,7 +261,7 @@ class RawScheduler:
             while chunk := self.response.read1(65536):
                 for event in decoder.feed_json(chunk):
                     self._events.put(event)
-        except Exception:  # noqa: BLE001 - closed under us: http.client fails in many ways
+        except Exception:  # closed under us: http.client then fails in many ways
             pass
         self._events.put(None)  # the stream ended
 
