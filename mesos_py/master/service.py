@@ -223,7 +223,7 @@ class MasterService(service.MultiService):
         else:
             log.info("No --work_dir: the registry is kept in memory only")
             store = MemoryStore()
-        self.registrar = Registrar(store, self.lose_leadership)
+        self.registrar = Registrar(store, self.lose_leadership, clock=reactor)
         self.master = Master(
             self.config, reactor, flags_as_strings(options, MASTER_FLAGS), self.registrar
         )
@@ -308,6 +308,7 @@ class MasterService(service.MultiService):
     @defer.inlineCallbacks
     def stopService(self):
         self.master.stop()
+        self.registrar.flush()
         if self.zk is not None:
             self.leadership.stop()
         yield super().stopService()

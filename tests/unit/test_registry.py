@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from twisted.internet import defer
+from twisted.internet.task import Clock
 
 from mesos_py.master import registry as reg
-from mesos_py.master.registrar import FileStore, Registrar
+from mesos_py.master.registrar import FileStore, MemoryStore, Registrar
 
 ids = st.text("abcdef0123456789-", min_size=1, max_size=12)
 
@@ -95,6 +96,20 @@ def test_operations_queued_behind_a_write_go_out_together():
     assert list(reg.decode(store.writes[1][0]).agents) == [f"a{i}" for i in range(100)]
     unchanged = registrar.apply(reg.AdmitAgent("a0", {"hostname": "h"}))
     assert unchanged.called and len(store.writes) == 2
+
+
+def test_with_a_clock_a_burst_is_written_once_after_the_batch_interval():
+    store = MemoryStore()
+    clock = Clock()
+    registrar = Registrar(store, lambda reason: None, clock=clock, batch_interval=0.05)
+    done = [registrar.apply(reg.AdmitAgent(f"a{i}", {"hostname": "h"})) for i in range(1000)]
+    assert store.data == b"" and not any(d.called for d in done)
+    clock.advance(0.05)
+    assert all(d.called for d in done)
+    assert len(reg.decode(store.data).agents) == 1000 and registrar.writes == 1
+    registrar.apply(reg.AdmitAgent("late", {"hostname": "h"}))
+    registrar.flush()  # a clean stop does not wait for the batch
+    assert "late" in reg.decode(store.data).agents and registrar.writes == 2
 
 
 def test_a_failed_write_ends_leadership_and_later_writes_fail():
