@@ -197,6 +197,24 @@ class Master:
                 t=self.config.agent_reregister_timeout,
             )
 
+    def _give_back(
+        self,
+        framework_id: str,
+        agent_id: str,
+        resources: Resources,
+        role: str | None = None,
+        refuse_seconds: float | None = None,
+    ) -> None:
+        """Return resources to the allocator, filtered for ``refuse_seconds`` when given."""
+        self.allocator.recover(
+            framework_id,
+            agent_id,
+            resources,
+            now=self.clock.seconds(),
+            role=role,
+            refuse_seconds=refuse_seconds,
+        )
+
     def _store(self, operation: Any) -> None:
         """Write a registry change; a failed write ends leadership (the registrar says so)."""
         self.registrar.apply(operation).addErrback(lambda _failure: None)
@@ -246,11 +264,10 @@ class Master:
             framework = self.frameworks.get(allocation.framework_id)
             agent = self.agents.get(allocation.agent_id)
             if framework is None or agent is None or not framework.connected:
-                self.allocator.recover(
+                self._give_back(
                     allocation.framework_id,
                     allocation.agent_id,
                     allocation.resources,
-                    now=self.clock.seconds(),
                     role=allocation.role,
                 )
                 continue
@@ -334,13 +351,7 @@ class Master:
     def rescind_offer(self, offer: Offer, notify: bool = True) -> None:
         """Take an offer back; its resources return to the allocator unfiltered."""
         self._remove_offer(offer)
-        self.allocator.recover(
-            offer.framework_id,
-            offer.agent_id,
-            offer.resources,
-            now=self.clock.seconds(),
-            role=offer.role,
-        )
+        self._give_back(offer.framework_id, offer.agent_id, offer.resources, role=offer.role)
         framework = self.frameworks.get(offer.framework_id)
         if framework is not None and notify:
             framework.counters["offers/rescinded"] += 1
@@ -490,9 +501,7 @@ class Master:
         for agent_id, executors in framework.executors.items():
             for _, resources in executors.values():
                 if agent_id in self.agents and resources:
-                    self.allocator.recover(
-                        framework_id, agent_id, resources, now=self.clock.seconds()
-                    )
+                    self._give_back(framework_id, agent_id, resources)
         framework.executors.clear()
         self.allocator.remove_framework(framework_id)
         stream, framework.stream = framework.stream, None
@@ -547,12 +556,11 @@ class Master:
                 continue
             self._remove_offer(offer)
             framework.counters["offers/declined"] += 1
-            self.allocator.recover(
+            self._give_back(
                 framework.framework_id,
                 offer.agent_id,
                 offer.resources,
                 role=offer.role,
-                now=self.clock.seconds(),
                 refuse_seconds=refuse,
             )
 
@@ -734,12 +742,8 @@ class Master:
             self._remove_offer(offer)
         if problem:
             for offer in offers:
-                self.allocator.recover(
-                    framework.framework_id,
-                    offer.agent_id,
-                    offer.resources,
-                    role=offer.role,
-                    now=self.clock.seconds(),
+                self._give_back(
+                    framework.framework_id, offer.agent_id, offer.resources, role=offer.role
                 )
             self._drop_operations(framework, operations, problem)
             return
@@ -748,13 +752,7 @@ class Master:
         remaining = sum((o.resources for o in offers), Resources())
         role = offers[0].role
         if agent is None or not agent.connected:
-            self.allocator.recover(
-                framework.framework_id,
-                offers[0].agent_id,
-                remaining,
-                now=self.clock.seconds(),
-                role=role,
-            )
+            self._give_back(framework.framework_id, offers[0].agent_id, remaining, role=role)
             self._drop_operations(framework, operations, "Agent is not connected")
             return
         for operation in operations:
@@ -769,13 +767,8 @@ class Master:
                 log.warn("Ignoring unsupported offer operation {kind}", kind=kind)
         refuse = effective_refuse_seconds(validation.refuse_seconds(body))
         if remaining:
-            self.allocator.recover(
-                framework.framework_id,
-                agent.agent_id,
-                remaining,
-                role=role,
-                now=self.clock.seconds(),
-                refuse_seconds=refuse,
+            self._give_back(
+                framework.framework_id, agent.agent_id, remaining, role=role, refuse_seconds=refuse
             )
 
     def _drop_operations(self, framework: Framework, operations: list, message: str) -> None:
@@ -996,13 +989,7 @@ class Master:
         if task.terminal:
             self.metrics["master/tasks_" + task.state[5:].lower()] += 1
             if task.agent_id in self.agents:
-                self.allocator.recover(
-                    task.framework_id,
-                    task.agent_id,
-                    task.resources,
-                    now=self.clock.seconds(),
-                    role=task.role,
-                )
+                self._give_back(task.framework_id, task.agent_id, task.resources, role=task.role)
 
     def _complete_task(self, task: Task) -> None:
         framework = self.frameworks.get(task.framework_id)
@@ -1039,7 +1026,7 @@ class Master:
         executors = framework.executors.get(agent.agent_id, {})
         entry = executors.pop(executor_id, None)
         if entry is not None and entry[1]:
-            self.allocator.recover(framework_id, agent.agent_id, entry[1], now=self.clock.seconds())
+            self._give_back(framework_id, agent.agent_id, entry[1])
         framework.send(
             {
                 "type": "FAILURE",
