@@ -13,6 +13,7 @@ from typing import Any
 
 from twisted.internet import defer, protocol
 from twisted.internet.endpoints import HostnameEndpoint, connectProtocol
+from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
@@ -237,6 +238,7 @@ class CallClient:
 
     Calls are written in the order they are made and answered in that order;
     a lost connection fails the calls in flight, and the next call reconnects.
+    ``close`` is final: it also abandons a connection attempt under way.
     """
 
     def __init__(self, reactor: Any, address: str) -> None:
@@ -246,8 +248,12 @@ class CallClient:
         self._endpoint = HostnameEndpoint(reactor, host, int(port))
         self._connection: _PipelinedConnection | None = None
         self._waiters: list[defer.Deferred] = []
+        self._connecting: defer.Deferred | None = None
+        self._closed = False
 
     def _connected(self) -> defer.Deferred:
+        if self._closed:
+            return defer.fail(ConnectionDone("the call client is closed"))
         if self._connection is not None and not self._connection.lost:
             return defer.succeed(self._connection)
         waiter: defer.Deferred = defer.Deferred()
@@ -255,13 +261,17 @@ class CallClient:
         if len(self._waiters) == 1:
 
             def done(result: Any) -> None:
+                self._connecting = None
                 if isinstance(result, _PipelinedConnection):
+                    if self._closed:  # closed while connecting
+                        result.transport.loseConnection()
                     self._connection = result
                 waiters, self._waiters = self._waiters, []
                 for each in waiters:
                     each.callback(result)  # a Failure result takes the errback path
 
-            connectProtocol(self._endpoint, _PipelinedConnection()).addBoth(done)
+            self._connecting = connectProtocol(self._endpoint, _PipelinedConnection())
+            self._connecting.addBoth(done)
         return waiter
 
     def post_json(self, path: str, body: Any, headers: dict[str, str] | None = None):
@@ -275,5 +285,8 @@ class CallClient:
         )
 
     def close(self) -> None:
+        self._closed = True
+        if self._connecting is not None:
+            self._connecting.cancel()  # its waiters fail with CancelledError
         if self._connection is not None and not self._connection.lost:
             self._connection.transport.loseConnection()
