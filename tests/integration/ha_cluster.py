@@ -19,6 +19,7 @@ from tests.integration.harness import (
     Daemon,
     free_port,
     get_json,
+    wait_active_agents,
     wait_for,
 )
 from tests.integration.zookeeper import Ensemble
@@ -182,11 +183,7 @@ class HACluster:
         return get_json(self.leader, "/master/state")
 
     def wait_agents(self, count: int, timeout: float = 30.0) -> list[dict]:
-        def registered() -> list[dict] | None:
-            slaves = [s for s in self.state()["slaves"] if s["active"]]
-            return slaves if len(slaves) >= count else None
-
-        return wait_for(registered, timeout, what=f"{count} agent(s) to register")
+        return wait_active_agents(self.state, count, timeout)
 
     def logs(self) -> str:
         daemons = [d for d in [*self.masters, *self.agents] if d is not None]

@@ -61,6 +61,16 @@ def get_json(address: str, path: str) -> Any:
         connection.close()
 
 
+def wait_active_agents(state: Callable[[], dict], count: int, timeout: float = 30.0) -> list[dict]:
+    """Wait until the master's ``state()`` lists ``count`` active agents; returns them."""
+
+    def registered() -> list[dict] | None:
+        slaves = [s for s in state()["slaves"] if s["active"]]
+        return slaves if len(slaves) >= count else None
+
+    return wait_for(registered, timeout, what=f"{count} agent(s) to register")
+
+
 def healthy(address: str) -> bool:
     host, port = address.split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=5)
@@ -194,11 +204,7 @@ class Cluster:
         return get_json(self.address, "/master/state")
 
     def wait_agents(self, count: int, timeout: float = 30.0) -> list[dict]:
-        def registered() -> list[dict] | None:
-            slaves = [s for s in self.state()["slaves"] if s["active"]]
-            return slaves if len(slaves) >= count else None
-
-        return wait_for(registered, timeout, what=f"{count} agent(s) to register")
+        return wait_active_agents(self.state, count, timeout)
 
     def logs(self) -> str:
         daemons = [d for d in [self.master, *self.agents] if d is not None]
