@@ -12,7 +12,7 @@ BOOTSTRAP_INPUTS := pyproject.toml scripts/install-system-deps.sh scripts/instal
 
 # Lint only the trees that exist: empty directories are not tracked by git, so a fresh
 # clone may not have bench/ yet.
-LINT_PATHS := $(wildcard mesos_py tests bench)
+LINT_PATHS := $(wildcard mesos_py tests bench tools)
 BENCHMARKS := $(sort $(wildcard bench/*.py))
 
 # Exits non-zero (with a message) unless $(1) is Python 3.11 or newer.

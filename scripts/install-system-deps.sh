@@ -9,11 +9,17 @@ set -euo pipefail
 # util-linux: setsid (process groups for agents/executors)
 # procps: ps, pgrep, kill for inspecting and stopping processes
 # default-jre-headless, zookeeper: ZooKeeper 3.8 for master election (HA) tests
+# debootstrap, systemd-container, iproute2, openssh-client: the local test machines
+#   (scripts/machines.py: Debian image, systemd-nspawn, bridge, ssh into the machines)
 PACKAGES=(
     util-linux
     procps
     default-jre-headless
     zookeeper
+    debootstrap
+    systemd-container
+    iproute2
+    openssh-client
 )
 
 check_only=false
