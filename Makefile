@@ -3,9 +3,11 @@
 VENV ?= .venv
 PYTHON ?= python3
 AGENTS ?= 2
+MASTERS ?= 3
 PYTEST_ARGS ?=
 
 BIN := $(VENV)/bin
+MACHINES := $(BIN)/python -m tools.machines
 # Touched once the venv is fully set up; rebuilt only when one of its inputs changes.
 STAMP := $(VENV)/.mesos-py-bootstrap
 BOOTSTRAP_INPUTS := pyproject.toml scripts/install-system-deps.sh scripts/install-pymesos.sh
@@ -23,14 +25,18 @@ $(1) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
 	exit 1; }
 endef
 
-.PHONY: help venv lint unit integration test local bench clean
+.PHONY: help venv lint unit integration unit-and-integration infra-test test local bench clean \
+	machines cluster cluster-down
 
 help:
 	@echo "make venv         create $(VENV) with mesos-py, test tools, pymesos and system deps"
 	@echo "make lint         ruff check"
 	@echo "make unit         pytest tests/unit"
 	@echo "make integration  pytest tests/integration"
-	@echo "make test         lint + every test (what CI runs)"
+	@echo "make test         lint, unit+integration, then infra-test (what CI runs)"
+	@echo "make infra-test   local machines, site.yml twice, tests/infra, machines down (root)"
+	@echo "make cluster      local machines (MASTERS=$(MASTERS), AGENTS=$(AGENTS)) + site.yml (root)"
+	@echo "make cluster-down remove the local machines, their bridge and inventory (root)"
 	@echo "make local        run a local cluster in the foreground (AGENTS=$(AGENTS))"
 	@echo "make bench        run every bench/*.py"
 	@echo "make clean        remove the venv, caches and build output"
@@ -62,8 +68,27 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
 
-test: $(STAMP) lint
-	$(BIN)/pytest -q tests $(PYTEST_ARGS)
+# Every test but tests/infra, which needs the deployed local cluster (infra-test).
+unit-and-integration: $(STAMP)
+	$(BIN)/pytest -q tests --ignore=tests/infra $(PYTEST_ARGS)
+
+# The machines are removed at the end even on failure (scripts/infra-test.sh).
+infra-test: $(STAMP)
+	VENV=$(VENV) MASTERS=$(MASTERS) AGENTS=$(AGENTS) PYTEST_ARGS='$(PYTEST_ARGS)' \
+		scripts/infra-test.sh
+
+test: lint unit-and-integration infra-test
+
+machines: $(STAMP)
+	$(MACHINES) up --masters $(MASTERS) --agents $(AGENTS)
+
+cluster: machines
+	$(BIN)/ansible-playbook -i inventory/local site.yml
+	@echo "mesos-py cluster up (ssh: $(MACHINES) ssh NAME):"
+	@$(MACHINES) status
+
+cluster-down: $(STAMP)
+	$(MACHINES) down
 
 local: $(STAMP)
 	$(BIN)/mesos-py local --agents $(AGENTS)
@@ -76,5 +101,8 @@ bench: $(STAMP)
 	done
 
 clean:
+	@if [ -n "$$(ls -A .cache/machines/run 2>/dev/null)" ]; then \
+		echo "error: local machines are up (their roots are under .cache): make cluster-down first" >&2; \
+		exit 1; fi
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache .hypothesis build dist *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -32,9 +32,10 @@ IMAGE_PACKAGES = (
     # what Ansible needs on a managed host (python3-apt for ansible.builtin.apt)
     "python3",
     "python3-apt",
-    # the mesos_py role: a virtual environment installed from wheels
+    # the common and mesos_py roles: a virtual environment installed from wheels
     "python3-venv",
     "python3-pip",
+    "ca-certificates",
     # the zookeeper role: Debian's ZooKeeper 3.8 and a Java runtime for it
     "zookeeper",
     "default-jre-headless",
