@@ -94,8 +94,12 @@ class Member:
         return self.variables["cluster_address"]
 
     def listening(self) -> list[str]:
-        """Listening TCP sockets as testinfra spells them (``tcp://ADDRESS:PORT``)."""
-        return self.host.socket.get_listening_sockets()
+        """Listening TCP sockets as testinfra spells them (``tcp://ADDRESS:PORT``), an
+        IPv4-mapped IPv6 address (Java binds those) written as the IPv4 address."""
+        return [
+            s.replace("tcp://::ffff:", "tcp://", 1)
+            for s in self.host.socket.get_listening_sockets()
+        ]
 
 
 def eventually(probe: Callable[[], T], timeout: float = CONVERGE_SECONDS, every: float = 1.0) -> T:

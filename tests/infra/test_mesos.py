@@ -3,6 +3,7 @@ launched through the scheduler API runs in its cgroup on an agent and finishes."
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -18,16 +19,38 @@ def _pid_address(pid: str) -> str:
     return pid.rsplit("@", 1)[-1].rsplit(":", 1)[0]
 
 
+def _redirect_target(inventory: cluster.Inventory, address: str) -> str:
+    """The master that ``address``'s /master/redirect names, as an address."""
+    status, headers, _ = cluster.http_get(address, cluster.MASTER_PORT, "/master/redirect")
+    assert status == 307, f"{address}/master/redirect -> {status}"
+    authority = headers["Location"].removeprefix("//").split("/", 1)[0]
+    host, port = authority.rsplit(":", 1)
+    assert int(port) == cluster.MASTER_PORT, authority
+    names = {name: inventory.address(name) for name in inventory.hosts("all")}
+    return names.get(host, host)
+
+
 def _elected(inventory: cluster.Inventory) -> str:
-    states = {a: cluster.get_json(a, cluster.MASTER_PORT, "/master/state")
-              for a in inventory.addresses("mesos_masters")}  # fmt: skip
-    leaders = {address: state.get("leader") for address, state in states.items()}
-    assert len(set(leaders.values())) == 1 and None not in leaders.values(), leaders
-    elected = [address for address, state in states.items() if "elected_time" in state]
-    assert len(elected) == 1, f"elected masters: {elected}"
-    assert states[elected[0]]["pid"] == leaders[elected[0]], states[elected[0]]["pid"]
-    assert _pid_address(leaders[elected[0]]) == elected[0], leaders
-    return elected[0]
+    masters = inventory.addresses("mesos_masters")
+    named = {address: _redirect_target(inventory, address) for address in masters}
+    assert len(set(named.values())) == 1, f"masters disagree on the leader: {named}"
+    leader = named[masters[0]]
+    assert leader in masters, f"the leader {leader} is not one of the masters {masters}"
+    # Only the leader says it is elected; a standby redirects to it (as Mesos' do) or
+    # names it as leader.
+    for address in masters:
+        status, _, body = cluster.http_get(address, cluster.MASTER_PORT, "/master/state")
+        if address != leader and status == 307:
+            continue
+        assert status == 200, f"{address}/master/state -> {status}"
+        state = json.loads(body)
+        assert _pid_address(state.get("leader", "")) == leader, (address, state.get("leader"))
+        if address == leader:
+            assert "elected_time" in state, f"the leader {address} does not say it is elected"
+            assert state["leader"] == state["pid"], (state["leader"], state["pid"])
+        else:
+            assert "elected_time" not in state, f"standby {address} says it is elected"
+    return leader
 
 
 def elected_master(inventory: cluster.Inventory) -> str:
@@ -37,17 +60,6 @@ def elected_master(inventory: cluster.Inventory) -> str:
 
 def test_exactly_one_master_is_elected_and_every_master_agrees(inventory):
     assert elected_master(inventory) in inventory.addresses("mesos_masters")
-
-
-def test_every_master_redirects_to_the_leader(inventory):
-    leader = elected_master(inventory)
-    names = {name: inventory.address(name) for name in inventory.hosts("mesos_masters")}
-    for address in names.values():
-        status, headers, _ = cluster.http_get(address, cluster.MASTER_PORT, "/master/redirect")
-        assert status == 307, (address, status)
-        authority = headers["Location"].removeprefix("//").split("/", 1)[0]
-        host, port = authority.rsplit(":", 1)
-        assert (names.get(host, host), int(port)) == (leader, cluster.MASTER_PORT), authority
 
 
 def _registered_agents(leader: str) -> list[dict]:
