@@ -27,6 +27,9 @@ ALL_GROUPS = ("zookeeper", "mesos_masters", "mesos_agents")
 HOST_CGROUP_DIR = "/run/host-cgroup"
 CGROUP_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer")
 
+# %C: a hash of the connection; short, as socket paths are limited to ~100 bytes.
+SSH_CONTROL_PATH = "/tmp/mesos-py-machines-ssh-%C"
+
 ZOOKEEPER_PORT = 2181
 MASTER_PORT = 5050
 
@@ -84,9 +87,12 @@ def inventory(machines: list[Machine], private_key: str) -> dict[str, object]:
             "vars": {
                 "ansible_user": "root",
                 "ansible_ssh_private_key_file": private_key,
-                # Throwaway machines with fresh host keys on every boot.
+                # Throwaway machines with fresh host keys on every boot; one multiplexed
+                # connection per machine (testinfra opens one ssh per command otherwise).
                 "ansible_ssh_common_args": (
-                    "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+                    "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+                    " -o LogLevel=ERROR -o ControlMaster=auto -o ControlPersist=60s"
+                    f" -o ControlPath={SSH_CONTROL_PATH}"
                 ),
                 "ansible_python_interpreter": "/usr/bin/python3",
             },
