@@ -92,10 +92,15 @@ def cmd_up(options: argparse.Namespace) -> None:
 def cmd_down(options: argparse.Namespace) -> None:
     runtime = Runtime(CACHE_DIR)
     names = runtime.names()
+    machines = [m for m in map(runtime.machine, names) if m is not None]
     runtime.stop(names)
-    Bridge().down()
+    bridge = Bridge()
+    bridge.down()
     if os.path.exists(INVENTORY):
         os.remove(INVENTORY)
+    left = runtime.leftovers(machines) + ([f"bridge {bridge.name}"] if bridge.exists() else [])
+    if left:
+        raise MachineError(f"left behind after down: {'; '.join(left)}")
     log(f"machines: down ({', '.join(names) or 'none were up'})")
 
 

@@ -8,6 +8,7 @@ process, ``console.log`` its boot console, ``machine.json`` its name and address
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from tools.machines import topology
 from tools.machines.topology import Machine
 
 BOOTED_STATES = ("running", "degraded")
+HOST_CGROUP_MOUNT = "/sys/fs/cgroup"
 BOOT_TIMEOUT = 120.0
 STOP_TIMEOUT = 30.0
 SSH_OPTIONS = (
@@ -57,6 +59,31 @@ def _mounts_under(path: str) -> list[str]:
             if point == prefix or point.startswith(prefix + "/"):
                 points.append(point)
     return sorted(points, key=len, reverse=True)
+
+
+def _remove_cgroups(root: str) -> None:
+    """Remove what an agent machine left in the host's cgroup controllers.
+
+    Its tasks died with the machine's PID namespace; an emptied cgroup can stay busy for
+    a moment, hence the retries.
+    """
+    for controller in topology.CGROUP_CONTROLLERS:
+        top = os.path.join(HOST_CGROUP_MOUNT, controller, root)
+        if not os.path.isdir(top):
+            continue
+        for directory, _, _ in sorted(os.walk(top), key=lambda entry: -len(entry[0])):
+            for _attempt in range(50):
+                try:
+                    os.rmdir(directory)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as exc:
+                    if exc.errno != errno.EBUSY:
+                        raise MachineError(f"cannot remove cgroup {directory}: {exc}") from exc
+                    time.sleep(0.1)
+            else:
+                raise MachineError(f"cgroup {directory} stays busy; remove it by hand")
 
 
 class Bridge:
@@ -167,7 +194,7 @@ class Runtime:
         ]
         if machine.is_agent:
             command += [
-                f"--bind=/sys/fs/cgroup/{c}:{topology.HOST_CGROUP_DIR}/{c}"
+                f"--bind={HOST_CGROUP_MOUNT}/{c}:{topology.HOST_CGROUP_DIR}/{c}"
                 for c in topology.CGROUP_CONTROLLERS
             ]
         with (
@@ -256,7 +283,25 @@ class Runtime:
                 while _pid_alive_as(pid, "systemd-nspawn"):
                     time.sleep(0.1)
         for name in names:
+            machine = self.machine(name)
             self.remove(name)
+            if machine is not None and machine.is_agent:
+                _remove_cgroups(machine.cgroups_root)
+
+    def leftovers(self, machines: list[Machine]) -> list[str]:
+        """What of ``machines`` is still on the host: processes, mounts, directories,
+        cgroups.  Empty after a clean ``stop``."""
+        found = [f"{n}: systemd-nspawn running" for n in self.names() if self.nspawn_pid(n)]
+        found += [f"mount {point}" for point in _mounts_under(self.run_dir)]
+        found += [f"directory {self._dir(n)}" for n in self.names()]
+        found += [
+            f"cgroup {HOST_CGROUP_MOUNT}/{c}/{m.cgroups_root}"
+            for m in machines
+            if m.is_agent
+            for c in topology.CGROUP_CONTROLLERS
+            if os.path.isdir(os.path.join(HOST_CGROUP_MOUNT, c, m.cgroups_root))
+        ]
+        return found
 
     def remove(self, name: str) -> None:
         """Unmount and delete a stopped machine's directory (no-op when there is none)."""

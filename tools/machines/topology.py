@@ -49,6 +49,11 @@ class Machine:
     def is_agent(self) -> bool:
         return "mesos_agents" in self.groups
 
+    @property
+    def cgroups_root(self) -> str:
+        """The agent's cgroup under each host controller (agents share one kernel)."""
+        return f"mesos-py-{self.name}"
+
     def host_vars(self) -> dict[str, object]:
         """Inventory variables of this host (the roles' contract)."""
         variables: dict[str, object] = {
@@ -60,7 +65,7 @@ class Machine:
         if self.is_agent:
             # Every agent shares the host's kernel: each needs its own cgroup root.
             variables["mesos_agent_cgroups_hierarchy"] = HOST_CGROUP_DIR
-            variables["mesos_agent_cgroups_root"] = f"mesos-py-{self.name}"
+            variables["mesos_agent_cgroups_root"] = self.cgroups_root
         return variables
 
 
