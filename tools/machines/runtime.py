@@ -24,13 +24,7 @@ BOOTED_STATES = ("running", "degraded")
 HOST_CGROUP_MOUNT = "/sys/fs/cgroup"
 BOOT_TIMEOUT = 120.0
 STOP_TIMEOUT = 30.0
-SSH_OPTIONS = (
-    "-o", "BatchMode=yes",
-    "-o", "StrictHostKeyChecking=no",
-    "-o", "UserKnownHostsFile=/dev/null",
-    "-o", "LogLevel=ERROR",
-    "-o", "ConnectTimeout=3",
-)  # fmt: skip
+SSH_OPTIONS = (*topology.SSH_OPTIONS, "BatchMode=yes", "ConnectTimeout=3")
 
 
 class MachineError(RuntimeError):
@@ -126,7 +120,8 @@ class Runtime:
             return handle.read()
 
     def ssh_command(self, address: str, *command: str) -> list[str]:
-        return ["ssh", "-i", self.private_key, *SSH_OPTIONS, f"root@{address}", *command]
+        options = [word for option in SSH_OPTIONS for word in ("-o", option)]
+        return ["ssh", "-i", self.private_key, *options, f"root@{address}", *command]
 
     # one machine ---------------------------------------------------------------------
 

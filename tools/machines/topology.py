@@ -27,8 +27,17 @@ ALL_GROUPS = ("zookeeper", "mesos_masters", "mesos_agents")
 HOST_CGROUP_DIR = "/run/host-cgroup"
 CGROUP_CONTROLLERS = ("memory", "cpu", "cpuacct", "pids", "freezer")
 
-# %C: a hash of the connection; short, as socket paths are limited to ~100 bytes.
-SSH_CONTROL_PATH = "/tmp/mesos-py-machines-ssh-%C"
+# Throwaway machines with fresh host keys on every boot; one multiplexed connection per
+# machine (testinfra would open one per command otherwise).  %C: a hash of the
+# connection, short, as socket paths are limited to ~100 bytes.
+SSH_OPTIONS = (
+    "StrictHostKeyChecking=no",
+    "UserKnownHostsFile=/dev/null",
+    "LogLevel=ERROR",
+    "ControlMaster=auto",
+    "ControlPersist=60s",
+    "ControlPath=/tmp/mesos-py-machines-ssh-%C",
+)
 
 ZOOKEEPER_PORT = 2181
 MASTER_PORT = 5050
@@ -92,13 +101,7 @@ def inventory(machines: list[Machine], private_key: str) -> dict[str, object]:
             "vars": {
                 "ansible_user": "root",
                 "ansible_ssh_private_key_file": private_key,
-                # Throwaway machines with fresh host keys on every boot; one multiplexed
-                # connection per machine (testinfra opens one ssh per command otherwise).
-                "ansible_ssh_common_args": (
-                    "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
-                    " -o LogLevel=ERROR -o ControlMaster=auto -o ControlPersist=60s"
-                    f" -o ControlPath={SSH_CONTROL_PATH}"
-                ),
+                "ansible_ssh_common_args": " ".join(f"-o {o}" for o in SSH_OPTIONS),
                 "ansible_python_interpreter": "/usr/bin/python3",
             },
             "hosts": {m.name: m.host_vars() for m in machines},
