@@ -40,7 +40,7 @@ help:
 	@echo "make local        run a local cluster in the foreground (AGENTS=$(AGENTS))"
 	@echo "make bench        run every bench/*.py"
 	@echo "make clean        remove the venv, caches and build output"
-	@echo "Variables: VENV=$(VENV) PYTHON=$(PYTHON) AGENTS=$(AGENTS) PYTEST_ARGS=$(PYTEST_ARGS)"
+	@echo "Variables: VENV=$(VENV) PYTHON=$(PYTHON) AGENTS=$(AGENTS) MASTERS=$(MASTERS) PYTEST_ARGS=$(PYTEST_ARGS)"
 
 venv: $(STAMP)
 
