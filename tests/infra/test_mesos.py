@@ -94,11 +94,15 @@ def test_a_task_runs_on_an_agent_inside_its_cgroup_and_finishes(inventory):
     leader = elected_master(inventory)
     agents = [inventory.member(name) for name in inventory.hosts("mesos_agents")]
     marker = f"mesos-py-infra-{uuid.uuid4().hex[:12]}"
+    command = [
+        *(sys.executable, "-m", "mesos_py.cli", "execute"),
+        f"--master={leader}:{cluster.MASTER_PORT}",
+        f"--name={marker}",
+        f"--command=: {marker}; sleep {TASK_SECONDS}",
+    ]
     execute = subprocess.Popen(
-        [sys.executable, "-m", "mesos_py.cli", "execute", f"--master={leader}:5050",
-         f"--name={marker}", f"--command=: {marker}; sleep {TASK_SECONDS}"],
-        cwd=cluster.REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        command, cwd=cluster.REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         found = cluster.eventually(lambda: _running_on(agents, marker), timeout=30, every=0.3)
         assert len(found) == 1, f"task seen on several agents: {found}"
