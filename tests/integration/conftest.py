@@ -1,6 +1,7 @@
 import pytest
 
 from tests.integration.harness import running_cluster
+from tests.integration.zookeeper import Ensemble
 
 pytestmark = pytest.mark.integration
 
@@ -16,3 +17,15 @@ def cluster(request, tmp_path):
 def process_cluster(tmp_path):
     with running_cluster(tmp_path / "cluster", "processes") as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def ensemble(tmp_path_factory):
+    """A real 3-server ZooKeeper ensemble (Debian's package), shared by a module's tests."""
+    zk = Ensemble(tmp_path_factory.mktemp("zookeeper"))
+    zk.start()
+    try:
+        zk.wait_serving()
+        yield zk
+    finally:
+        zk.stop()
