@@ -80,6 +80,10 @@ def _local(options: argparse.Namespace) -> int:
             if options.agent_resources:
                 argv += ["--resources", options.agent_resources]
             make_agent_service(agent_parser.parse_args(argv), reactor).setServiceParent(root)
+        if options.with_chronos:
+            address = f"{master.config.ip}:{master.port}"
+            _local_chronos(options, address, reactor).setServiceParent(root)
+            print(f"mesos-py local: chronos at http://{options.ip}:{options.chronos_port}")
         print(
             f"mesos-py local: master at http://{master.config.ip}:{master.port} "
             f"with {options.agents} agent(s); work_dir {work_dir}",
@@ -90,8 +94,26 @@ def _local(options: argparse.Namespace) -> int:
     return _run_services(build)
 
 
+def _chronos(options: argparse.Namespace) -> int:
+    from mesos_py.chronos.service import ChronosService
+
+    return _run_services(lambda reactor: ChronosService(options, reactor))
+
+
+def _local_chronos(options: argparse.Namespace, master_address: str, reactor: Any) -> Any:
+    """``local --with-chronos``: a Chronos instance keeping its jobs in memory."""
+    from mesos_py.chronos.service import ChronosService, add_chronos_arguments
+
+    parser = argparse.ArgumentParser(add_help=False)
+    add_chronos_arguments(parser)
+    argv = ["--master", master_address, "--http_address", options.ip]
+    argv += ["--http_port", str(options.chronos_port)]
+    return ChronosService(parser.parse_args(argv), reactor)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mesos_py.agent.service import add_agent_arguments
+    from mesos_py.chronos.service import add_chronos_arguments
     from mesos_py.execute import add_execute_arguments
     from mesos_py.master.service import add_master_arguments
 
@@ -105,7 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--port", type=int, default=5050, help="master port (0: any free port)")
     local.add_argument("--work_dir", default=None, help="directory for the agents' sandboxes")
     local.add_argument("--agent_resources", default=None, help="--resources for every agent")
+    local.add_argument("--with-chronos", action="store_true", help="also run a Chronos instance")
+    local.add_argument("--chronos_port", type=int, default=4400, help="Chronos API port")
     add_execute_arguments(commands.add_parser("execute", help="run one command task"))
+    add_chronos_arguments(commands.add_parser("chronos", help="run the Chronos job scheduler"))
     return parser
 
 
@@ -118,7 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mesos_py.execute import run_execute
 
         return run_execute(options)
-    return {"master": _master, "agent": _agent, "local": _local}[options.subcommand](options)
+    commands = {"master": _master, "agent": _agent, "local": _local, "chronos": _chronos}
+    return commands[options.subcommand](options)
 
 
 if __name__ == "__main__":
