@@ -14,7 +14,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-import isodate
+import aniso8601
 
 from mesos_py.chronos.schedule import Schedule, ScheduleError, parse_schedule
 
@@ -157,7 +157,7 @@ class Job:
         else:
             body["schedule"] = self.schedule
             body["scheduleTimeZone"] = self.schedule_time_zone
-        body["epsilon"] = self.epsilon or isodate.duration_isoformat(defaults.epsilon)
+        body["epsilon"] = self.epsilon or format_seconds(defaults.epsilon)
         body["async"] = False
         return body
 
@@ -175,12 +175,14 @@ class Job:
 
 
 def _parse_epsilon(text: str) -> dt.timedelta:
-    value = isodate.parse_duration(text)
-    if isinstance(value, isodate.Duration):
-        raise ValueError("epsilon must not use years or months")
-    if value < dt.timedelta(0):
-        raise ValueError("epsilon must not be negative")
-    return value
+    if not isinstance(text, str) or re.search(r"P[^T]*[YM]", text):
+        raise ValueError("epsilon must be a string without years or months")
+    return aniso8601.parse_duration(text)
+
+
+def format_seconds(delta: dt.timedelta) -> str:
+    """An ISO 8601 duration in seconds (``PT60S``)."""
+    return f"PT{delta.total_seconds():g}S"
 
 
 # JSON key -> (attribute, expected type(s), what the type is called in messages)
@@ -259,7 +261,7 @@ def parse_job(body: Any, kind: str, now: dt.datetime) -> tuple[Job, set[str]]:
     if epsilon not in (None, ""):
         try:
             _parse_epsilon(epsilon)
-        except (TypeError, ValueError, isodate.ISO8601Error) as exc:
+        except ValueError as exc:
             raise bad_request(
                 f"Job '{name}': cannot parse epsilon {epsilon!r} (an ISO 8601 duration "
                 f"such as PT30S): {exc}"

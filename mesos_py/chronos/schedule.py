@@ -1,6 +1,6 @@
 """Chronos schedules: ISO 8601 repeating intervals ``R[n]/start/period``, pure.
 
-The datetime and duration grammars are isodate's; only Chronos' own wrapper
+The datetime and duration grammars are aniso8601's; only Chronos' own wrapper
 (``R`` count, an empty start meaning "now - 1 s", ``scheduleTimeZone``) is
 handled here.  Times are aware ``datetime`` values; ``now`` is always passed
 in, so everything here is driven by plain values and a fake clock in tests.
@@ -18,7 +18,8 @@ import re
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import isodate
+import aniso8601
+from aniso8601.builders import TupleBuilder
 
 UTC = dt.UTC
 # Chronos rejects starts before this instant.
@@ -111,25 +112,36 @@ def parse_zone(name: str) -> dt.tzinfo | None:
         raise ScheduleError(f"Unknown scheduleTimeZone '{name}'") from None
 
 
-def parse_period(text: str) -> Period:
+def _whole(value: str | None, what: str, text: str) -> int:
+    if value is None:
+        return 0
     try:
-        duration = isodate.parse_duration(text)
-    except (isodate.ISO8601Error, ValueError) as exc:
+        return int(value)
+    except ValueError:
+        raise ScheduleError(f"Period '{text}': {what} must be a whole number") from None
+
+
+def parse_period(text: str) -> Period:
+    """An ISO 8601 duration, keeping ``PT24H`` (elapsed) apart from ``P1D`` (calendar)."""
+    try:
+        parts = aniso8601.parse_duration(text, builder=TupleBuilder)
+        elapsed = dt.timedelta(
+            hours=float(parts.TnH or 0),
+            minutes=float(parts.TnM or 0),
+            seconds=float(parts.TnS or 0),
+        )
+    except ValueError as exc:  # aniso8601's ISOFormatError is a ValueError
         raise ScheduleError(f"Cannot parse period '{text}': {exc}") from None
-    if isinstance(duration, isodate.Duration):
-        years, months, delta = int(duration.years), int(duration.months), duration.tdelta
-        if years != duration.years or months != duration.months:
-            raise ScheduleError(f"Period '{text}' must use whole years and months")
-    else:
-        years, months, delta = 0, 0, duration
     period = Period(
         text,
-        years,
-        months,
-        delta.days,
-        dt.timedelta(seconds=delta.seconds, microseconds=delta.microseconds),
+        years=_whole(parts.PnY, "years", text),
+        months=_whole(parts.PnM, "months", text),
+        days=_whole(parts.PnW, "weeks", text) * 7 + _whole(parts.PnD, "days", text),
+        elapsed=elapsed,
     )
-    if period.days < 0 or period.elapsed < dt.timedelta(0) or period.approx_seconds() <= 0:
+    if min(period.years, period.months, period.days) < 0 or elapsed < dt.timedelta(0):
+        raise ScheduleError(f"Period '{text}' must be positive")
+    if period.approx_seconds() <= 0:
         raise ScheduleError(f"Period '{text}' must be positive")
     return period
 
@@ -145,8 +157,8 @@ def parse_schedule(text: str, time_zone: str, now: dt.datetime) -> Schedule:
     zone = parse_zone(time_zone)
     if start_text:
         try:
-            start = isodate.parse_datetime(start_text)
-        except (isodate.ISO8601Error, ValueError) as exc:
+            start = aniso8601.parse_datetime(start_text)
+        except ValueError as exc:
             raise ScheduleError(f"Cannot parse schedule '{text}': start: {exc}") from None
     else:
         start = now - dt.timedelta(seconds=1)
@@ -154,6 +166,8 @@ def parse_schedule(text: str, time_zone: str, now: dt.datetime) -> Schedule:
         start = start.replace(tzinfo=zone)  # keep the wall clock, swap in the zone
     elif start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
+    if start.tzinfo is not None and start.tzinfo is not zone:
+        start = start.astimezone(UTC)  # aniso8601's fixed offsets, as plain UTC
     if start < EARLIEST_START:
         raise ScheduleError(f"Schedule '{text}' starts before 1970-01-01T00:00:01Z")
     return Schedule(int(count) if count else None, start, parse_period(period_text), zone)
@@ -191,6 +205,8 @@ def next_due(schedule: Schedule, now: dt.datetime, epsilon: dt.timedelta) -> Due
         return None
     try:
         latest = last_at_or_before(schedule, now)
+        if schedule.repetitions is not None:
+            latest = min(latest, schedule.repetitions - 1)  # the last one there is
         if latest >= 0 and now - schedule.occurrence(latest) <= epsilon:
             index = latest
         else:
