@@ -196,10 +196,9 @@ def last_at_or_before(schedule: Schedule, now: dt.datetime) -> int:
 
 
 def next_due(schedule: Schedule, now: dt.datetime, epsilon: dt.timedelta) -> Due | None:
-    """The instant to run next: the latest one not after ``now`` if it is at most
-    ``epsilon`` late, else the first one after ``now``.  Missed instants are merged
-    into that one (as Chronos does), and counted as skipped.  None when the
-    repetitions are used up.
+    """The instant to run next: the earliest one at most ``epsilon`` before ``now``
+    (it runs late), else the first one after ``now``.  Instants missed by more
+    than epsilon are skipped.  None when the repetitions are used up.
     """
     if schedule.repetitions == 0:
         return None
@@ -207,10 +206,11 @@ def next_due(schedule: Schedule, now: dt.datetime, epsilon: dt.timedelta) -> Due
         latest = last_at_or_before(schedule, now)
         if schedule.repetitions is not None:
             latest = min(latest, schedule.repetitions - 1)  # the last one there is
-        if latest >= 0 and now - schedule.occurrence(latest) <= epsilon:
-            index = latest
-        else:
-            index = latest + 1
+        # The first instant not older than now - epsilon.
+        oldest = last_at_or_before(schedule, now - epsilon)
+        if oldest < 0 or schedule.occurrence(oldest) < now - epsilon:
+            oldest += 1
+        index = oldest if oldest <= latest else latest + 1
         if schedule.repetitions is not None and index >= schedule.repetitions:
             return None
         return Due(index, schedule.occurrence(index), skipped=index)

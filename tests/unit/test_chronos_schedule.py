@@ -94,10 +94,18 @@ def test_months_do_not_drift():
     ]
 
 
-def test_due_within_epsilon_runs_late_and_merges_missed_instants():
+def test_due_within_epsilon_runs_late_older_ones_are_skipped():
     s = parse_schedule("R/2024-06-01T11:00:00Z/PT10M", "", NOW)
     due = next_due(s, NOW + dt.timedelta(seconds=30), EPS)
     assert due.instant == NOW and due.index == 6 and due.skipped == 6
+
+
+def test_every_instant_within_epsilon_runs_in_turn():
+    s = parse_schedule("R/2024-06-01T11:59:00Z/PT10S", "", NOW)
+    due = next_due(s, NOW + dt.timedelta(seconds=5), EPS)  # 11:59:05 is 60 s late
+    assert due.instant == utc(2024, 6, 1, 11, 59, 10)
+    after = next_due(s.advanced_past(due.index), NOW + dt.timedelta(seconds=5), EPS)
+    assert after.instant == utc(2024, 6, 1, 11, 59, 20)
 
 
 def test_missed_by_more_than_epsilon_is_skipped():
@@ -114,8 +122,9 @@ def test_future_start_waits():
 
 def test_repetitions_run_out():
     s = parse_schedule("R3/2024-06-01T11:59:00Z/PT20S", "", NOW)
-    assert next_due(s, NOW, EPS).index == 2  # the third and last instant, 20 s late
-    assert next_due(s, NOW + dt.timedelta(seconds=61), EPS) is None
+    assert next_due(s, NOW, EPS).index == 0  # exactly epsilon late: still runs
+    assert next_due(s, NOW + dt.timedelta(seconds=61), EPS).index == 1
+    assert next_due(s, NOW + dt.timedelta(seconds=101), EPS) is None  # all three missed
     advanced = s.advanced_past(2)
     assert advanced.repetitions == 0
     assert next_due(advanced, NOW, EPS) is None
@@ -157,9 +166,10 @@ def test_next_due_is_the_right_occurrence(period, zone, start, offset, eps):
     assert due.instant == s.occurrence(due.index)
     latest = last_at_or_before(s, now)
     assert s.occurrence(latest) <= now < s.occurrence(latest + 1)
-    if due.instant <= now:  # runs now: at most epsilon late
-        assert due.index == latest and now - due.instant <= epsilon
-    else:  # waits: the latest one was missed by more than epsilon
+    if due.instant <= now:  # runs now: at most epsilon late, the earliest such
+        assert due.index <= latest and now - due.instant <= epsilon
+        assert due.index == 0 or now - s.occurrence(due.index - 1) > epsilon
+    else:  # waits: every past one was missed by more than epsilon
         assert due.index == latest + 1 and now - s.occurrence(latest) > epsilon
 
 
