@@ -123,8 +123,9 @@ def test_future_start_waits():
 def test_repetitions_run_out():
     s = parse_schedule("R3/2024-06-01T11:59:00Z/PT20S", "", NOW)
     assert next_due(s, NOW, EPS).index == 0  # exactly epsilon late: still runs
-    assert next_due(s, NOW + dt.timedelta(seconds=61), EPS).index == 1
-    assert next_due(s, NOW + dt.timedelta(seconds=101), EPS) is None  # all three missed
+    assert next_due(s, NOW + dt.timedelta(seconds=1), EPS).index == 1
+    assert next_due(s, NOW + dt.timedelta(seconds=21), EPS).index == 2
+    assert next_due(s, NOW + dt.timedelta(seconds=41), EPS) is None  # all three missed
     advanced = s.advanced_past(2)
     assert advanced.repetitions == 0
     assert next_due(advanced, NOW, EPS) is None
