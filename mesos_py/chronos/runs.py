@@ -53,30 +53,34 @@ class Claim:
     """The result of looking at a scheduled job at ``now``."""
 
     run: Run | None  # a new run to launch (already added to the job)
-    dropped: bool  # an instant was due but the job was still running (not concurrent)
-    wake_at: dt.datetime | None  # when to look again (None: nothing left to run)
+    wake_at: dt.datetime | None  # when to look again (None: when a run ends, or never)
 
 
 def claim_scheduled(job: Job, now: dt.datetime, defaults: Defaults) -> Claim:
     """Claim the instant due at ``now``, if any: the schedule moves past it and the
-    run is recorded, in the same job document, before anything is launched."""
+    run is recorded, in the same job document, before anything is launched.
+
+    A job that is not ``concurrent`` claims nothing while a run is under way:
+    its next instant waits, and runs late when that run ends, or is skipped
+    once it is more than epsilon late.
+    """
     if job.parents is not None or job.disabled or not job.schedule:
-        return Claim(None, False, None)
+        return Claim(None, None)
+    if job.runs and not job.concurrent:
+        return Claim(None, None)
     schedule = job.parsed_schedule(now)
-    due = next_due(schedule, now, job.epsilon_delta(defaults))
+    epsilon = job.epsilon_delta(defaults)
+    due = next_due(schedule, now, epsilon)
     if due is None:
-        return Claim(None, False, None)
+        return Claim(None, None)
     if due.instant > now:
-        return Claim(None, False, due.instant)
+        return Claim(None, due.instant)
     advanced = schedule.advanced_past(due.index)
     job.schedule = advanced.format()
-    wake = next_due(advanced, now, job.epsilon_delta(defaults))
-    wake_at = wake.instant if wake is not None else None
-    if job.runs and not job.concurrent:
-        return Claim(None, True, wake_at)
     run = Run(due_millis=to_millis(due.instant), kind="scheduled")
     job.runs[run.key] = run
-    return Claim(run, False, wake_at)
+    wake = next_due(advanced, now, epsilon) if job.concurrent else None
+    return Claim(run, wake.instant if wake is not None else None)
 
 
 def queue_run(job: Job, now: dt.datetime, kind: str) -> None:
@@ -89,15 +93,14 @@ def queue_run(job: Job, now: dt.datetime, kind: str) -> None:
 
 
 def claim_queued(job: Job) -> list[Run]:
-    """Turn queued runs into claimed ones (disabled jobs drop them, as Chronos does;
-    a job that is not concurrent keeps at most one run)."""
-    claimed = []
-    queued, job.queued = job.queued, []
+    """Turn queued runs into claimed ones.  Disabled jobs drop them, as Chronos
+    does; a job that is not concurrent keeps them queued while a run is under way."""
     if job.disabled:
-        return claimed
-    for item in queued:
-        if job.runs and not job.concurrent:
-            continue
+        job.queued = []
+        return []
+    claimed = []
+    while job.queued and (job.concurrent or not job.runs):
+        item = job.queued.pop(0)
         run = Run(due_millis=item["due"], kind=item["kind"])
         job.runs[run.key] = run
         claimed.append(run)

@@ -102,7 +102,7 @@ class ChronosScheduler:
     def start(self, driver: Any) -> None:
         self.driver = driver
         for name in list(self.jobs):
-            self._look_at(name)
+            self._rearm(name)
 
     def stop(self) -> None:
         for call in [*self._timers.values(), self._reconcile_call, self._revive_call]:
@@ -129,10 +129,7 @@ class ChronosScheduler:
         queued = runs.claim_queued(job) if job.queued else []
         claimed = [claim.run] if claim.run else []
         claimed += queued
-        if claim.dropped:
-            self.metrics["skipped"] += 1
-            log.info("{job}: an instant was due while it still runs: skipped", job=name)
-        if claimed or claim.dropped:
+        if claimed:
             self._store_then_enqueue(name, [r.key for r in claimed])
         if claim.wake_at is not None:
             delay = max(0.0, (claim.wake_at - now).total_seconds())
@@ -153,6 +150,11 @@ class ChronosScheduler:
             self.reactor.callLater(1.0, self._store_then_enqueue, name, keys)
 
         self._persist(job).addCallbacks(lambda _: self._enqueue(name, keys), failed)
+
+    def _ended(self, _: Any, name: str) -> None:
+        """A run ended (and that is stored): a waiting instant or queued run may go now."""
+        if name in self.jobs:
+            self._rearm(name)
 
     def _rearm(self, name: str) -> None:
         timer = self._timers.pop(name, None)
@@ -352,7 +354,7 @@ class ChronosScheduler:
             return self._succeeded(job, key, now)
         if state in runs.KILLED_STATES:
             runs.record_killed(job, key)
-            return self._persist(job)
+            return self._persist(job).addCallback(self._ended, name)
         self.metrics["failed"] += 1
         retry = runs.record_failure(job, key, now)
         d = self._persist(job)
@@ -369,6 +371,8 @@ class ChronosScheduler:
                     self.settings.failure_retry, self._enqueue, name, [key]
                 )
             )
+        else:
+            d.addCallback(self._ended, name)
         return d
 
     def _never_launched(self, job: Job, run: Run) -> defer.Deferred | None:
@@ -381,7 +385,7 @@ class ChronosScheduler:
             )
             runs.record_killed(job, run.key)
             self.metrics["skipped"] += 1
-            return self._persist(job)
+            return self._persist(job).addCallback(self._ended, job.name)
         log.info("{job}: launching the run the previous leader claimed", job=job.name)
         run.state = "claimed"
         self._enqueue(job.name, [run.key])
@@ -401,8 +405,9 @@ class ChronosScheduler:
         # already noted, instead of forgetting it.
         d = self._persist(*changed[1:]) if len(changed) > 1 else defer.succeed(None)
         d.addCallback(lambda _: self._persist(job))
+        d.addCallback(self._ended, job.name)
         for child_name in ready:
-            d.addCallback(lambda _, n=child_name: self._look_at(n))
+            d.addCallback(lambda _, n=child_name: self._rearm(n))
         return d
 
     def _record_history(self, job: Job, run: Run, task_id: str, state: str, status: dict) -> None:

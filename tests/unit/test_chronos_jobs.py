@@ -126,10 +126,24 @@ def test_claim_moves_the_schedule_past_the_instant():
     claim = runs.claim_scheduled(j, NOW, DEFAULTS)
     assert claim.run.due_millis == runs.to_millis(NOW)
     assert j.schedule == "R2/2024-06-01T12:01:00.000Z/PT1M"
-    assert claim.wake_at == NOW + dt.timedelta(minutes=1)
-    # Still running and not concurrent: the next instant is dropped, not queued.
-    dropped = runs.claim_scheduled(j, NOW + dt.timedelta(minutes=1), DEFAULTS)
-    assert dropped.dropped and dropped.run is None and j.schedule.startswith("R1/")
+    assert claim.wake_at is None  # not concurrent: look again when the run ends
+    # Still running: the next instant waits for it (late within epsilon, else skipped).
+    later = NOW + dt.timedelta(minutes=1, seconds=30)
+    assert runs.claim_scheduled(j, later, DEFAULTS) == runs.Claim(None, None)
+    runs.record_success(j, claim.run.key, later)
+    late = runs.claim_scheduled(j, later, DEFAULTS)
+    assert late.run.due_millis == runs.to_millis(NOW + dt.timedelta(minutes=1))
+    runs.record_success(j, late.run.key, later + dt.timedelta(minutes=1))
+    assert runs.claim_scheduled(j, NOW + dt.timedelta(minutes=3, seconds=1), DEFAULTS).run is None
+
+
+def test_concurrent_jobs_catch_up_every_instant_within_epsilon():
+    j = job(scheduled(schedule="R/2024-06-01T11:59:30Z/PT10S", concurrent=True))
+    claimed = []
+    while (claim := runs.claim_scheduled(j, NOW, DEFAULTS)).run is not None:
+        claimed.append(claim.run.due_millis)
+    assert claimed == [runs.to_millis(NOW - dt.timedelta(seconds=s)) for s in (30, 20, 10, 0)]
+    assert claim.wake_at == NOW + dt.timedelta(seconds=10)
 
 
 def test_disabled_jobs_do_not_run():
@@ -137,6 +151,15 @@ def test_disabled_jobs_do_not_run():
     assert runs.claim_scheduled(j, NOW, DEFAULTS).run is None
     runs.queue_run(j, NOW, "manual")
     assert runs.claim_queued(j) == [] and j.queued == []
+
+
+def test_queued_runs_wait_for_a_running_non_concurrent_job():
+    j = job(scheduled())
+    run = runs.claim_scheduled(j, NOW, DEFAULTS).run
+    runs.queue_run(j, NOW, "manual")
+    assert runs.claim_queued(j) == [] and len(j.queued) == 1
+    runs.record_success(j, run.key, NOW)
+    assert [r.kind for r in runs.claim_queued(j)] == ["manual"]
 
 
 def test_retries_then_an_error():
