@@ -16,7 +16,7 @@ from twisted.logger import Logger
 from mesos_py.chronos.api import ChronosAPI
 from mesos_py.chronos.jobs import Defaults
 from mesos_py.chronos.scheduler import ChronosScheduler, Settings
-from mesos_py.common.flags import Flag, add_flags, duration
+from mesos_py.common.flags import Flag, add_flags, boolean, duration
 from mesos_py.common.http import make_site
 from mesos_py.common.identity import advertised_ip
 from mesos_py.common.zk_layout import master_address, parse_zk_url
@@ -47,6 +47,13 @@ CHRONOS_FLAGS = [
         "how long the master keeps the framework without a leader",
         604800.0,
         duration,
+    ),
+    Flag(
+        "mesos_checkpoint",
+        "ask agents to checkpoint the tasks (they survive an agent restart; costs "
+        "agent disk writes per task, see docs/performance.md)",
+        False,
+        boolean,
     ),
     Flag("failure_retry", "delay before a failed attempt is retried", 60.0, duration),
     Flag(
@@ -147,7 +154,7 @@ class ChronosService(service.Service):
             "roles": [self.options.mesos_role],
             "capabilities": [{"type": "MULTI_ROLE"}],
             "failover_timeout": self.options.failover_timeout,
-            "checkpoint": True,
+            "checkpoint": self.options.mesos_checkpoint,
             "hostname": self.hostname,
             "webui_url": f"http://{self.ip}:{self.http_port}",
         }
@@ -170,6 +177,8 @@ class ChronosService(service.Service):
 
     def _lost(self, reason: str) -> None:
         """Leadership is gone for good: stop acting at once; systemd restarts us."""
+        if not self.running:  # our own shutdown closed the session
+            return
         log.error("Chronos instance stops: {reason}", reason=reason)
         self.exit_code = 1
         if self.scheduler is not None:
