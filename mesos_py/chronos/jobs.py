@@ -56,6 +56,7 @@ class Run:
     state: str = "claimed"  # claimed -> launched -> (removed when it ends)
     agent_id: str | None = None
     started: float | None = None  # reactor seconds when launched (this leader only)
+    confirmed: bool = False  # a status was seen for it (this leader only)
 
     @property
     def key(self) -> str:

@@ -68,7 +68,9 @@ class ChronosScheduler:
         self._timers: dict[str, Any] = {}
         self._pending: deque[tuple[str, str]] = deque()  # (job, run key) waiting for offers
         self._offers: dict[str, dict] = {}
-        self._unresolved: set[tuple[str, str]] = set()  # inherited runs not yet heard of
+        # Runs launched (or inherited) that no status has been seen for since: the
+        # master may never have got them.  Reconciled after every subscription.
+        self._unresolved: set[tuple[str, str]] = set()
         self._reconcile_call: Any = None
         self._revive_call: Any = None
         self.history: dict[str, deque] = {}
@@ -91,7 +93,7 @@ class ChronosScheduler:
                     self.jobs[job.name] = job
         for job in self.jobs.values():
             for run in job.runs.values():
-                run.started = None
+                run.started, run.confirmed = None, False
                 self._unresolved.add((job.name, run.key))
         log.info(
             "Loaded {jobs} job(s), {runs} run(s) to reconcile",
@@ -232,9 +234,19 @@ class ChronosScheduler:
             del self._offers[offer_id]
             self.metrics["launched"] += len(tasks)
             self.driver.launch([offer_id], tasks, refuse_seconds=0).addErrback(
-                log.failure, "Launch failed (the master answers with TASK_LOST/DROPPED)"
+                self._launch_failed, [t["task_id"]["value"] for t in tasks]
             )
         self._decline_all(BUSY_REFUSE_SECONDS if self._pending else IDLE_REFUSE_SECONDS)
+
+    def _launch_failed(self, failure: Any, task_ids: list[str]) -> None:
+        """The ACCEPT may or may not have reached the master: ask it after the next
+        subscription (and now, if still subscribed)."""
+        log.warn("Launch failed: {error}", error=failure.getErrorMessage())
+        for task_id in task_ids:
+            _due, _attempt, name = runs.parse_task_id(task_id)
+            self._unresolved.add((name, str(_due)))
+        if self.driver.connected:
+            self._reconcile()
 
     def _decline_all(self, refuse_seconds: float) -> None:
         if self._offers and self.driver is not None:
@@ -288,6 +300,11 @@ class ChronosScheduler:
 
     def subscribed(self, driver: Any, framework_id: str, master_info: dict) -> None:
         self._offers.clear()
+        # After a master failover, launches sent to the old master may be lost.
+        for job in self.jobs.values():
+            for run in job.runs.values():
+                if run.state == "launched" and not run.confirmed:
+                    self._unresolved.add((job.name, run.key))
         if framework_id != self.framework_id:
             self.framework_id = framework_id
             self.store.put(FRAMEWORK_ID_KEY, framework_id).addErrback(
@@ -338,15 +355,20 @@ class ChronosScheduler:
                 self.driver.kill(task_id, agent).addErrback(lambda f: None)
             return None
         key = run.key
-        inherited = (name, key) in self._unresolved
+        unresolved = (name, key) in self._unresolved
         self._unresolved.discard((name, key))
+        run.confirmed = True
         if state in ACTIVE_STATES:
             run.state = "launched"
             run.agent_id = status.get("agent_id", {}).get("value", run.agent_id)
             if run.started is None:
                 run.started = self.reactor.seconds()
             return None
-        if inherited and status.get("reason") == "REASON_RECONCILIATION":
+        if (
+            unresolved
+            and status.get("reason") == "REASON_RECONCILIATION"
+            and state in (runs.FAILURE_STATES)
+        ):
             return self._never_launched(job, run)
         now = self.now()
         self._record_history(job, run, task_id, state, status)
@@ -376,8 +398,8 @@ class ChronosScheduler:
         return d
 
     def _never_launched(self, job: Job, run: Run) -> defer.Deferred | None:
-        """An inherited run the master does not know: claimed, but its launch never
-        reached the master.  Launch it now (same task id) unless it is too late."""
+        """A run no status was ever seen for, unknown to the master: claimed, but its
+        launch never reached the master.  Launch it now (same task id) unless too late."""
         late = self.now() - runs.from_millis(run.due_millis)
         if run.kind == "scheduled" and late > job.epsilon_delta(self.defaults):
             log.info(
@@ -386,8 +408,9 @@ class ChronosScheduler:
             runs.record_killed(job, run.key)
             self.metrics["skipped"] += 1
             return self._persist(job).addCallback(self._ended, job.name)
-        log.info("{job}: launching the run the previous leader claimed", job=job.name)
+        log.info("{job}: launching again a run the master never got", job=job.name)
         run.state = "claimed"
+        run.confirmed = False
         self._enqueue(job.name, [run.key])
         return None
 

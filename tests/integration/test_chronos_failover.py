@@ -1,4 +1,4 @@
-"""Exactly once across a leader change: two Chronos instances on ZooKeeper, the leader killed.
+"""Exactly once across failovers: of the Chronos leader (two instances), and of the master.
 
 Every run appends its task id (``ct:<dueMillis>:<attempt>:<job>:``) to a file,
 so the file says which instants ran and how often.
@@ -7,7 +7,9 @@ so the file says which instants ran and how often.
 from __future__ import annotations
 
 import time
+import uuid
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -21,8 +23,9 @@ from tests.integration.chronos_support import (
     read_records,
     record_command,
 )
+from tests.integration.ha_cluster import running_ha_cluster
 from tests.integration.harness import running_cluster, wait_for
-from tests.integration.zookeeper import Ensemble, missing_reason
+from tests.integration.zookeeper import missing_reason
 
 pytestmark = [
     pytest.mark.integration,
@@ -32,32 +35,29 @@ pytestmark = [
 EPSILON = 30.0
 
 
+def chronos_path() -> str:
+    return f"/chronos-{uuid.uuid4().hex[:8]}"
+
+
 @pytest.fixture
-def two_instances(tmp_path):
-    ensemble = Ensemble(tmp_path / "zk", size=1)
-    ensemble.start()
+def two_instances(ensemble, tmp_path):
     instances = []
-    try:
-        ensemble.wait_serving()
-        with running_cluster(tmp_path / "cluster", "processes") as cluster:
+    zk = ensemble.url(chronos_path())
+    with running_cluster(tmp_path / "cluster", "processes") as cluster:
+        try:
             for index in range(2):
-                instances.append(
-                    ChronosInstance(
-                        tmp_path / f"chronos-{index}.log", cluster.address, ensemble.url("/chronos")
-                    )
-                )
+                log = tmp_path / f"chronos-{index}.log"
+                instances.append(ChronosInstance(log, cluster.address, zk))
             for instance in instances:
                 instance.wait_serving()
-            try:
-                yield instances
-            except BaseException:
-                for instance in instances:
-                    print(f"--- {instance.address} ---\n{instance.daemon.output()[-6000:]}")
-                raise
-    finally:
-        for instance in instances:
-            instance.stop()
-        ensemble.stop()
+            yield instances
+        except BaseException:
+            for instance in instances:
+                print(f"--- {instance.address} ---\n{instance.daemon.output()[-6000:]}")
+            raise
+        finally:
+            for instance in instances:
+                instance.stop()
 
 
 def leader_of(instances: list[ChronosInstance]) -> int:
@@ -72,12 +72,8 @@ def leader_of(instances: list[ChronosInstance]) -> int:
     return wait_for(agreed, 30, what="the instances to agree on a leader") - 1
 
 
-def test_killing_the_leader_runs_every_instant_exactly_once(two_instances, tmp_path):
-    out = tmp_path / "runs.out"
-    leader = leader_of(two_instances)
-    follower = 1 - leader
-    # Added through the follower: it proxies to the leader.
-    client = two_instances[follower].client()
+def add_ticking_job(client, out: Path) -> float:
+    """A job due every second (concurrent, so every instant within epsilon runs)."""
     start = in_seconds(1)
     client.add(
         job(
@@ -88,6 +84,32 @@ def test_killing_the_leader_runs_every_instant_exactly_once(two_instances, tmp_p
             concurrent=True,
         )
     )
+    return start.timestamp()
+
+
+def check_every_instant_ran_once(out: Path, first_due: float, failed_at: float) -> None:
+    records = read_records(out)
+    dues = Counter(due_seconds(task_id) for task_id, _ in records)
+    assert [due for due, count in dues.items() if count > 1] == []  # no instant twice
+    assert all(task_id.split(":")[2] == "0" for task_id, _ in records)  # no retries
+    first, last = min(dues), max(dues)
+    assert first == first_due
+    assert sorted(dues) == [first + k for k in range(round(last - first) + 1)]  # none lost
+    lateness = {
+        due_seconds(task_id): started - due_seconds(task_id) for task_id, started in records
+    }
+    assert max(lateness.values()) <= EPSILON
+    # Those before the failure were on time.
+    assert max(late for due, late in lateness.items() if due < failed_at - 1) <= 2.0
+
+
+def test_killing_the_leader_runs_every_instant_exactly_once(two_instances, tmp_path):
+    out = tmp_path / "runs.out"
+    leader = leader_of(two_instances)
+    follower = 1 - leader
+    # Added through the follower: it proxies to the leader.
+    client = two_instances[follower].client()
+    first_due = add_ticking_job(client, out)
     wait_for(lambda: len(read_records(out)) >= 3, 20, what="a few runs before the kill")
     two_instances[leader].daemon.kill()
     killed_at = time.time()
@@ -101,18 +123,37 @@ def test_killing_the_leader_runs_every_instant_exactly_once(two_instances, tmp_p
     )
     client.delete("tick")
     time.sleep(1.0)  # a run launched just before the delete may still append
-    records = read_records(out)
-    dues = Counter(due_seconds(task_id) for task_id, _ in records)
-    assert [due for due, count in dues.items() if count > 1] == []  # no instant twice
-    assert all(task_id.split(":")[2] == "0" for task_id, _ in records)  # no retries
-    first, last = min(dues), max(dues)
-    expected = [first + k for k in range(round(last - first) + 1)]
-    assert sorted(dues) == expected  # none lost: every instant in between ran
-    assert first == start.timestamp()
-    lateness = {
-        due_seconds(task_id): started - due_seconds(task_id) for task_id, started in records
-    }
-    assert max(lateness.values()) <= EPSILON
-    # Those during the failover ran late; those before it did not.
-    assert max(late for due, late in lateness.items() if due < killed_at - 1) <= 2.0
-    assert find(two_instances[follower].client(), "tick") is None
+    check_every_instant_ran_once(out, first_due, killed_at)
+    assert find(survivor.client(), "tick") is None
+
+
+def test_master_failover_runs_every_instant_exactly_once(ensemble, tmp_path):
+    out = tmp_path / "runs.out"
+    with running_ha_cluster(
+        tmp_path / "ha", ensemble, masters=3, agents=1, session_timeout="4secs"
+    ) as cluster:
+        instance = ChronosInstance(
+            tmp_path / "chronos.log", cluster.zk_url, ensemble.url(chronos_path())
+        )
+        try:
+            instance.wait_serving()
+            client = instance.client()
+            first_due = add_ticking_job(client, out)
+            wait_for(lambda: len(read_records(out)) >= 3, 20, what="a few runs first")
+            old_leader = cluster.wait_leader()
+            cluster.kill_master(old_leader)
+            killed_at = time.time()
+            cluster.wait_leader(other_than=old_leader)
+            wait_for(
+                lambda: any(due_seconds(t) > killed_at + 3 for t, _ in read_records(out)),
+                60,
+                what="runs of instants after the master failover",
+            )
+            client.delete("tick")
+            time.sleep(1.0)
+            check_every_instant_ran_once(out, first_due, killed_at)
+        except BaseException:
+            print(instance.daemon.output()[-8000:])
+            raise
+        finally:
+            instance.stop()
