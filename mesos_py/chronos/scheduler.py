@@ -24,6 +24,7 @@ from mesos_py.chronos import graph, runs
 from mesos_py.chronos.jobs import ApiError, Defaults, Job, Run, matches_constraints, merged_update
 from mesos_py.chronos.schedule import UTC, format_instant
 from mesos_py.common.attributes import attributes_flat
+from mesos_py.common.resources import Resources
 
 log = Logger()
 
@@ -75,6 +76,7 @@ class ChronosScheduler:
         self._revive_call: Any = None
         self.history: dict[str, deque] = {}
         self.metrics = {"launched": 0, "succeeded": 0, "failed": 0, "skipped": 0}
+        self.on_fatal: Any = None  # called with a reason when this instance must stop
 
     def now(self) -> dt.datetime:
         return dt.datetime.fromtimestamp(self.reactor.seconds(), UTC)
@@ -85,12 +87,12 @@ class ChronosScheduler:
     def load(self):
         """Read the jobs and the framework id (a new leader, before it serves)."""
         self.framework_id = yield self.store.get(FRAMEWORK_ID_KEY)
-        for key in (yield self.store.keys()):
-            if key.startswith(JOB_PREFIX):
-                doc = yield self.store.get(key)
-                if doc is not None:
-                    job = Job.from_doc(doc)
-                    self.jobs[job.name] = job
+        keys = [key for key in (yield self.store.keys()) if key.startswith(JOB_PREFIX)]
+        docs = yield defer.gatherResults([self.store.get(key) for key in keys], consumeErrors=True)
+        for doc in docs:
+            if doc is not None:
+                job = Job.from_doc(doc)
+                self.jobs[job.name] = job
         for job in self.jobs.values():
             for run in job.runs.values():
                 run.started, run.confirmed = None, False
@@ -285,14 +287,13 @@ class ChronosScheduler:
         user = job.run_as_user or self.defaults.run_as_user
         if user:
             command["user"] = user
+        wanted = Resources.parse(";".join(f"{n}:{v:.6g}" for n, v in need.items()))
+        role = offer.get("allocation_info", {}).get("role", self.settings.role)
         return {
             "name": f"ChronosTask:{job.name}",
             "task_id": {"value": task_id},
             "agent_id": offer["agent_id"],
-            "resources": [
-                {"name": n, "type": "SCALAR", "scalar": {"value": v}, "role": self.settings.role}
-                for n, v in need.items()
-            ],
+            "resources": wanted.allocated_to(role).to_json(),
             "command": command,
         }
 
@@ -338,7 +339,12 @@ class ChronosScheduler:
         log.info("Agent or executor lost: {failure}", failure=failure)
 
     def error(self, driver: Any, message: str) -> None:
+        """The master removed the framework: forget its id (the next leader registers
+        anew) and stop this instance."""
         log.error("The master ended the framework: {message}", message=message)
+        d = self.store.delete(FRAMEWORK_ID_KEY)
+        if self.on_fatal is not None:
+            d.addBoth(lambda _: self.on_fatal(f"the master ended the framework: {message}"))
 
     def update(self, driver: Any, status: dict) -> defer.Deferred | None:
         task_id = status.get("task_id", {}).get("value", "")
@@ -474,17 +480,22 @@ class ChronosScheduler:
 
     def kill_tasks(self, name: str) -> defer.Deferred:
         job = self.job(name)
+        self._kill_runs(job)
+        return self._persist(job)
+
+    def _kill_runs(self, job: Job) -> None:
+        """Kill launched tasks (their TASK_KILLED ends them); forget runs not launched."""
+        name = job.name
         for run in list(job.runs.values()):
             if run.state == "launched" or (name, run.key) in self._unresolved:
                 self.driver.kill(run.task_id(name), run.agent_id).addErrback(lambda f: None)
             else:
                 runs.record_killed(job, run.key)  # claimed, not launched: just forget it
         job.queued = []
-        return self._persist(job)
 
     def delete_job(self, name: str) -> defer.Deferred:
         job = self.job(name)
-        self.kill_tasks(name)
+        self._kill_runs(job)
         timer = self._timers.pop(name, None)
         if timer is not None and timer.active():
             timer.cancel()

@@ -147,6 +147,7 @@ class ChronosService(service.Service):
     @defer.inlineCallbacks
     def _elected(self):
         scheduler = ChronosScheduler(self.reactor, self.store, self.settings)
+        scheduler.on_fatal = self._lost
         yield scheduler.load()
         framework_info: dict[str, Any] = {
             "user": self.settings.defaults.run_as_user or getpass.getuser(),
