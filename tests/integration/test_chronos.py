@@ -23,7 +23,7 @@ from tests.integration.chronos_support import (
     record_command,
     request,
 )
-from tests.integration.harness import running_cluster, wait_for
+from tests.integration.harness import Daemon, free_port, running_cluster, wait_for
 from tests.integration.zookeeper import Ensemble, missing_reason
 
 pytestmark = [
@@ -238,3 +238,57 @@ def test_jobs_survive_a_restart_of_the_instance(tmp_path, deployment):
         # Bring back a serving instance at the module's address for the other tests.
         instance.daemon = type(instance.daemon)(instance.daemon.argv, instance.daemon.log_path)
         instance.wait_serving()
+
+
+def test_argv_jobs_with_environment_variables(client, out):
+    client.add(
+        job(
+            "argv",
+            "/bin/sh",
+            "R/2099-01-01T00:00:00Z/P1D",
+            shell=False,
+            arguments=["-c", f'echo "$mesos_task_id $GREETING $CHRONOS_JOB_NAME" >> {out}'],
+            environmentVariables=[{"name": "GREETING", "value": "hello world"}],
+        )
+    )
+    client.run("argv")
+    wait_job(client, "argv", lambda j: j["successCount"] == 1, what="the argv run")
+    (line,) = out.read_text().splitlines()
+    task_id, rest = line.split(" ", 1)
+    assert task_id.startswith("ct:") and task_id.endswith(":0:argv:")
+    assert rest == "hello world argv"
+    client.delete("argv")
+
+
+def test_local_with_chronos(tmp_path):
+    port, chronos_port = free_port(), free_port()
+    local = Daemon(
+        [
+            "local",
+            "--port",
+            str(port),
+            "--work_dir",
+            str(tmp_path / "local"),
+            "--with-chronos",
+            "--chronos_port",
+            str(chronos_port),
+        ],
+        tmp_path / "local.log",
+    )
+    try:
+        address = f"127.0.0.1:{chronos_port}"
+        wait_for(
+            lambda: request(address, "GET", "/v1/scheduler/jobs")[0] == 200,
+            30,
+            what="local chronos to serve",
+        )
+        client = chronos.connect(address)
+        out = tmp_path / "local.out"
+        client.add(job("local-job", record_command(out), f"R1/{iso(in_seconds(0))}/PT1M"))
+        wait_job(client, "local-job", lambda j: j["successCount"] == 1, what="the local run")
+        assert len(read_records(out)) == 1
+    except BaseException:
+        print(local.output()[-5000:])
+        raise
+    finally:
+        local.stop()
