@@ -38,11 +38,6 @@ def check_parents(jobs: Mapping[str, Job], job: Job) -> None:
             stack.extend(parent.parents)
 
 
-def ready(job: Job) -> bool:
-    """A dependent job runs once every parent succeeded since it last ran."""
-    return job.parents is not None and set(job.parents) <= set(job.parent_successes)
-
-
 def reparent_after_delete(jobs: Mapping[str, Job], deleted: Job) -> list[Job]:
     """The children of ``deleted``, changed as Chronos does when it goes.
 

@@ -54,6 +54,7 @@ class Claim:
 
     run: Run | None  # a new run to launch (already added to the job)
     wake_at: dt.datetime | None  # when to look again (None: when a run ends, or never)
+    skipped: int = 0  # instants passed over for this run: missed by more than epsilon
 
 
 def claim_scheduled(job: Job, now: dt.datetime, defaults: Defaults) -> Claim:
@@ -80,7 +81,7 @@ def claim_scheduled(job: Job, now: dt.datetime, defaults: Defaults) -> Claim:
     run = Run(due_millis=to_millis(due.instant), kind="scheduled")
     job.runs[run.key] = run
     wake = next_due(advanced, now, epsilon) if job.concurrent else None
-    return Claim(run, wake.instant if wake is not None else None)
+    return Claim(run, wake.instant if wake is not None else None, skipped=due.index)
 
 
 def queue_run(job: Job, now: dt.datetime, kind: str) -> None:
@@ -150,10 +151,3 @@ def record_failure(job: Job, key: str, now: dt.datetime) -> Run | None:
 def record_killed(job: Job, key: str) -> None:
     """A killed task changes no counter (Chronos only notifies)."""
     job.runs.pop(key, None)
-
-
-def exhausted(job: Job, now: dt.datetime, defaults: Defaults) -> bool:
-    """A scheduled job with no instant left (``R0``, or ``Rn`` used up)."""
-    if job.parents is not None or not job.schedule:
-        return False
-    return next_due(job.parsed_schedule(now), now, job.epsilon_delta(defaults)) is None

@@ -175,11 +175,10 @@ def parse_schedule(text: str, time_zone: str, now: dt.datetime) -> Schedule:
 
 @dataclass(frozen=True)
 class Due:
-    """The next instant to run, and how many earlier ones were skipped (missed beyond epsilon)."""
+    """The next instant to run; ``index`` instants before it were run or skipped."""
 
     index: int  # occurrence index in the schedule it was computed from
     instant: dt.datetime
-    skipped: int
 
 
 def last_at_or_before(schedule: Schedule, now: dt.datetime) -> int:
@@ -213,6 +212,6 @@ def next_due(schedule: Schedule, now: dt.datetime, epsilon: dt.timedelta) -> Due
         index = oldest if oldest <= latest else latest + 1
         if schedule.repetitions is not None and index >= schedule.repetitions:
             return None
-        return Due(index, schedule.occurrence(index), skipped=index)
+        return Due(index, schedule.occurrence(index))
     except (OverflowError, ValueError):  # the next instant is past year 9999
         return None

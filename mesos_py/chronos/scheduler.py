@@ -131,6 +131,13 @@ class ChronosScheduler:
         now = self.now()
         claim = runs.claim_scheduled(job, now, self.defaults)
         queued = runs.claim_queued(job) if job.queued else []
+        if claim.skipped:
+            self.metrics["skipped"] += claim.skipped
+            log.info(
+                "{job}: {n} instant(s) missed by more than epsilon skipped",
+                job=name,
+                n=claim.skipped,
+            )
         claimed = [claim.run] if claim.run else []
         claimed += queued
         if claimed:

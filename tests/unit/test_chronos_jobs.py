@@ -124,7 +124,7 @@ def test_claim_moves_the_schedule_past_the_instant():
     early = runs.claim_scheduled(j, NOW - dt.timedelta(seconds=5), DEFAULTS)
     assert early.run is None and early.wake_at == NOW
     claim = runs.claim_scheduled(j, NOW, DEFAULTS)
-    assert claim.run.due_millis == runs.to_millis(NOW)
+    assert claim.run.due_millis == runs.to_millis(NOW) and claim.skipped == 0
     assert j.schedule == "R2/2024-06-01T12:01:00.000Z/PT1M"
     assert claim.wake_at is None  # not concurrent: look again when the run ends
     # Still running: the next instant waits for it (late within epsilon, else skipped).
@@ -135,6 +135,13 @@ def test_claim_moves_the_schedule_past_the_instant():
     assert late.run.due_millis == runs.to_millis(NOW + dt.timedelta(minutes=1))
     runs.record_success(j, late.run.key, later + dt.timedelta(minutes=1))
     assert runs.claim_scheduled(j, NOW + dt.timedelta(minutes=3, seconds=1), DEFAULTS).run is None
+
+
+def test_instants_missed_by_more_than_epsilon_are_skipped_and_counted():
+    j = job(scheduled(schedule="R/2024-06-01T12:00:00Z/PT1M"))
+    claim = runs.claim_scheduled(j, NOW + dt.timedelta(minutes=5, seconds=30), DEFAULTS)
+    assert claim.run.due_millis == runs.to_millis(NOW + dt.timedelta(minutes=5))
+    assert claim.skipped == 5 and j.schedule == "R/2024-06-01T12:06:00.000Z/PT1M"
 
 
 def test_concurrent_jobs_catch_up_every_instant_within_epsilon():
