@@ -9,7 +9,6 @@ step by step in tests.
 from __future__ import annotations
 
 import collections
-import json
 import socket
 import struct
 import time
@@ -1061,7 +1060,7 @@ class Master:
     def register_agent(self, register: dict, link: EventStream, peer_ip: str = "") -> AgentRecord:
         """Admit an agent (new, or re-registering with its ID) on its new link."""
         info = dict(register["agent_info"])
-        total = Resources.from_json(info.get("resources", []))
+        total = self.parse_resources(info.get("resources", []))
         version = str(register.get("version", MESOS_API_VERSION))
         agent_id = info.get("id", {}).get("value") if isinstance(info.get("id"), dict) else None
         now = time.time()
@@ -1167,7 +1166,7 @@ class Master:
                 if framework is not None:
                     framework.send({"type": "UPDATE", "update": {"status": status}})
                 self._complete_task(task)
-        held: dict[tuple[str, str], Resources] = {}
+        held: dict[tuple[str, str], list[Resources]] = collections.defaultdict(list)
         for (framework_id, task_id), task_json in reported.items():
             if (framework_id, task_id) in agent.tasks:
                 continue
@@ -1192,7 +1191,7 @@ class Master:
                 )
                 continue
             try:
-                resources = self._task_resources(task_json.get("resources", []))
+                resources = self.parse_resources(task_json.get("resources", []))
             except (ResourceError, TypeError, ValueError):
                 continue
             task = Task(
@@ -1213,8 +1212,7 @@ class Master:
                 for stale in [t for t in framework.completed_tasks if t.task_id == task_id]:
                     framework.completed_tasks.remove(stale)
             if not task.terminal:
-                key = (framework_id, task.role)
-                held[key] = held[key] + resources if key in held else resources
+                held[(framework_id, task.role)].append(resources)
                 if was_unreachable and not framework.partition_aware:
                     agent.send(
                         {
@@ -1227,9 +1225,11 @@ class Master:
                     )
         # One allocator update per framework and role, not one per task: a failover
         # re-registers every agent with all its tasks at once.
-        for (framework_id, role), resources in held.items():
+        for (framework_id, role), bags in held.items():
             try:
-                self.allocator.add_allocation(framework_id, agent.agent_id, resources, role=role)
+                self.allocator.add_allocation(
+                    framework_id, agent.agent_id, Resources.total(bags), role=role
+                )
             except AllocatorError as exc:
                 log.warn(
                     "Agent {id} reports tasks it has no room for: {error}",
@@ -1237,13 +1237,15 @@ class Master:
                     error=exc,
                 )
 
-    def _task_resources(self, resources_json: Any) -> Resources:
-        """Parse a reported task's resources, reusing the parse of identical ones.
+    def parse_resources(self, resources_json: Any) -> Resources:
+        """Parse an agent's or a reported task's resources, reusing the parse of identical ones.
 
-        Tasks mostly share a few shapes; re-registrations after a failover parse
-        every task of every agent, so this halves the master's work then.
+        Agents and tasks mostly share a few shapes; re-registrations after a
+        failover parse every task of every agent, so this halves the master's
+        work then.  The key is the decoded JSON's ``repr``: exact for equal
+        values, and a different key order merely misses the cache.
         """
-        key = json.dumps(resources_json, sort_keys=True, separators=(",", ":"))
+        key = repr(resources_json)
         parsed = self._parsed_resources.get(key)
         if parsed is None:
             parsed = Resources.from_json(resources_json)
