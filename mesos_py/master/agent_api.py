@@ -103,7 +103,10 @@ class AgentAPI(JSONCallResource):
             self.master.parse_resources(resources if isinstance(resources, list) else [resources])
         except ResourceError as exc:
             raise HTTPError(http.BAD_REQUEST, f"Invalid 'agent_info.resources': {exc}") from None
+        peer_ip = getattr(request.getClientAddress(), "host", "")
+        refusal = self.master.maintainer.refusal(info["hostname"], peer_ip)
+        if refusal is not None:
+            raise HTTPError(http.FORBIDDEN, refusal)
         link = EventStream(request, self.master.clock, stream_id=str(uuid.uuid4()))
-        peer = request.getClientAddress()
-        self.master.register_agent(register, link, getattr(peer, "host", ""))
+        self.master.register_agent(register, link, peer_ip)
         return server.NOT_DONE_YET

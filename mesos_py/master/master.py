@@ -25,7 +25,8 @@ from mesos_py.common.http import EventStream
 from mesos_py.common.protocol import DEFAULT_HEARTBEAT_INTERVAL, TASK_STATES, id_value, ident
 from mesos_py.common.resources import ResourceError, Resources
 from mesos_py.master import registry, validation
-from mesos_py.master.model import AgentRecord, Framework, Offer, Task
+from mesos_py.master.maintainer import Maintainer
+from mesos_py.master.model import AgentRecord, CallRefused, Framework, Offer, Task
 from mesos_py.master.registrar import MemoryStore, Registrar
 
 log = Logger()
@@ -46,15 +47,6 @@ class MasterConfig:
     cluster: str | None = None
     weights: tuple[tuple[str, float], ...] = ()
     agent_reregister_timeout: float = 600.0
-
-
-class CallRefused(Exception):
-    """A call the master cannot take: ``code`` is the HTTP status to answer."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _ip_as_int(ip: str) -> int:
@@ -135,6 +127,7 @@ class Master:
         self._next_offer = 0
         self._allocation_pending = None
         self._allocation_loop = None
+        self.maintainer = Maintainer(self)
 
     # ------------------------------------------------------------------ info
 
@@ -170,7 +163,8 @@ class Master:
         weights = {**recovered.weights, **dict(self.config.weights)}
         if weights:
             self.allocator.set_weights(weights)
-        self._store(registry.UpdateWeights(tuple(sorted(weights.items()))))
+        self.store(registry.UpdateWeights(tuple(sorted(weights.items()))))
+        self.maintainer.recover(recovered)
         if self.recovered_agents:
             log.info(
                 "Recovered {n} agent(s) from the registry; waiting {t}s for them to re-register",
@@ -188,7 +182,7 @@ class Master:
         now = time.time()
         for agent_id in missing:
             self.unreachable_agents[agent_id] = now
-            self._store(registry.MarkUnreachable(agent_id, now))
+            self.store(registry.MarkUnreachable(agent_id, now))
         if missing:
             log.warn(
                 "{n} agent(s) did not re-register within {t}s: marked unreachable",
@@ -214,7 +208,7 @@ class Master:
             refuse_seconds=refuse_seconds,
         )
 
-    def _store(self, operation: Any) -> None:
+    def store(self, operation: Any) -> None:
         """Write a registry change; a failed write ends leadership (the registrar says so)."""
         self.registrar.apply(operation).addErrback(lambda _failure: None)
 
@@ -279,7 +273,7 @@ class Master:
             framework.send(
                 {
                     "type": "OFFERS",
-                    "offers": {"offers": [self._offer_json(o) for o in offers]},
+                    "offers": {"offers": [self.offer_json(o) for o in offers]},
                 }
             )
 
@@ -302,7 +296,7 @@ class Master:
         agent.offers.add(offer_id)
         return offer
 
-    def _offer_json(self, offer: Offer) -> dict[str, Any]:
+    def offer_json(self, offer: Offer) -> dict[str, Any]:
         agent = self.agents[offer.agent_id]
         framework = self.frameworks[offer.framework_id]
         body: dict[str, Any] = {
@@ -324,6 +318,9 @@ class Master:
         }
         if agent.info.get("attributes"):
             body["attributes"] = agent.info["attributes"]
+        unavailability = self.maintainer.unavailability(agent)
+        if unavailability is not None:
+            body["unavailability"] = unavailability
         executor_ids = list(framework.executors.get(offer.agent_id, {}))
         if executor_ids:
             body["executor_ids"] = [ident(e) for e in executor_ids]
@@ -998,6 +995,7 @@ class Master:
         agent = self.agents.get(task.agent_id)
         if agent is not None:
             agent.tasks.pop((task.framework_id, task.task_id), None)
+            self.maintainer.task_removed(agent.agent_id)
 
     def status_update(
         self, agent: AgentRecord, framework_id: str, status: dict, latest_state: str | None
@@ -1009,6 +1007,7 @@ class Master:
             self.metrics["master/invalid_status_updates"] += 1
             return
         self.metrics["master/valid_status_updates"] += 1
+        status = self.maintainer.decorate(agent, status)
         task = framework.tasks.get(status["task_id"]["value"])
         if task is not None and task.agent_id == agent.agent_id:
             self._apply_state(task, status, latest_state)
@@ -1101,7 +1100,7 @@ class Master:
         agent.ip = peer_ip or agent.ip
         agent.connected = True
         agent.pings_missed = 0
-        self._store(registry.AdmitAgent(agent_id, info))
+        self.store(registry.AdmitAgent(agent_id, info))
 
         def closed(_link: EventStream) -> None:
             if agent.link is _link:
@@ -1123,6 +1122,7 @@ class Master:
             }
         )
         self._schedule_ping(agent)
+        self.maintainer.agent_registered(agent)
         log.info(
             "Agent {id} at {host} {what}",
             id=agent_id,
@@ -1304,7 +1304,12 @@ class Master:
         self.remove_agent(agent, "REASON_AGENT_REMOVED", "Agent is unreachable", gone=False)
 
     def remove_agent(
-        self, agent: AgentRecord, reason: str, message: str, gone: bool = True
+        self,
+        agent: AgentRecord,
+        reason: str,
+        message: str,
+        gone: bool = True,
+        partition_aware_state: str = "TASK_UNREACHABLE",
     ) -> None:
         """Forget an agent: its tasks are lost (unreachable) and their frameworks hear of it."""
         if self.agents.get(agent.agent_id) is not agent:
@@ -1323,10 +1328,11 @@ class Master:
         now = time.time()
         if gone:
             self.removed_agent_ids.add(agent.agent_id)
-            self._store(registry.MarkGone(agent.agent_id, now))
+            self.maintainer.agent_gone(agent.agent_id)
+            self.store(registry.MarkGone(agent.agent_id, now))
         else:
             self.unreachable_agents[agent.agent_id] = now
-            self._store(registry.MarkUnreachable(agent.agent_id, now))
+            self.store(registry.MarkUnreachable(agent.agent_id, now))
         self.allocator.remove_agent(agent.agent_id)
         self.metrics["master/slave_removals"] += 1
         affected = set()
@@ -1336,7 +1342,7 @@ class Master:
                 continue
             affected.add(framework)
             if not task.terminal:
-                state = "TASK_UNREACHABLE" if framework.partition_aware else "TASK_LOST"
+                state = partition_aware_state if framework.partition_aware else "TASK_LOST"
                 status = master_status(
                     task.task_id, state, reason, message, agent_id=ident(agent.agent_id)
                 )
