@@ -126,7 +126,7 @@ class OperatorAPI(JSONCallResource):
         }
         self._actions: dict[str, Callable[[dict], None]] = {
             "UPDATE_MAINTENANCE_SCHEDULE": lambda b: m.maintainer.update_schedule(
-                b.get("schedule", {})
+                _body(b, "schedule")
             ),
             "START_MAINTENANCE": lambda b: m.maintainer.machines_down(b.get("machines")),
             "STOP_MAINTENANCE": lambda b: m.maintainer.machines_up(b.get("machines")),

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from tests.integration.ha_cluster import HACluster
-from tests.integration.harness import Cluster, RawScheduler, get_json, wait_for
+from tests.integration.harness import Cluster, RawScheduler, get_json, running_cluster, wait_for
 from tests.integration.pymesos_support import command_task
 from tests.integration.test_faults import collect, launch
 from tests.integration.zookeeper import Ensemble, missing_reason
@@ -92,6 +92,13 @@ def two_hosts(tmp_path):
         raise
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_cluster(tmp_path_factory):
+    """One cluster for the tests that only send calls it must refuse."""
+    with running_cluster(tmp_path_factory.mktemp("refusals") / "cluster", "processes") as running:
+        yield running
 
 
 def offers_by_host(raw: RawScheduler, want: set[str], timeout: float = 20.0) -> dict[str, dict]:
@@ -182,6 +189,18 @@ def test_operator_api_read_calls(process_cluster):
         (b'{"type": "GET_HEALTH"}', {"Accept": "text/html"}, 406, "Accept"),
         (b'{"type": "RESERVE_RESOURCES"}', {}, 501, "RESERVE_RESOURCES"),
         (b'{"type": "DRAIN_AGENT"}', {}, 400, "Expecting 'drain_agent' to be present"),
+        (
+            b'{"type": "UPDATE_MAINTENANCE_SCHEDULE", "update_maintenance_schedule": {}}',
+            {},
+            400,
+            "Expecting 'schedule' to be present",
+        ),
+        (
+            b'{"type": "START_MAINTENANCE", "start_maintenance": {"machines": []}}',
+            {},
+            400,
+            "List of machines is empty",
+        ),
         (b'{"type": "DRAIN_AGENT", "drain_agent": {}}', {}, 400, "agent_id"),
         (
             b'{"type": "DRAIN_AGENT", "drain_agent": {"agent_id": {"value": "nope"}}}',
@@ -203,14 +222,14 @@ def test_operator_api_read_calls(process_cluster):
         ),
     ],
 )
-def test_operator_api_refuses_bad_calls(process_cluster, body, headers, code, says):
-    status, answer = post(process_cluster.address, "/api/v1", body, headers)
+def test_operator_api_refuses_bad_calls(shared_cluster, body, headers, code, says):
+    status, answer = post(shared_cluster.address, "/api/v1", body, headers)
     assert status == code, answer
     assert says.encode() in answer
 
 
-def test_operator_api_needs_post_and_a_content_type(process_cluster):
-    host, port = process_cluster.address.split(":")
+def test_operator_api_needs_post_and_a_content_type(shared_cluster):
+    host, port = shared_cluster.address.split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
     connection.request("GET", "/api/v1")
     assert connection.getresponse().status == 405
