@@ -475,3 +475,20 @@ def test_maintenance_and_drains_survive_a_leader_failover(tmp_path):
     finally:
         cluster.stop()
         ensemble.stop()
+
+
+def test_pymesos_operator_driver(two_hosts):
+    """pymesos' own operator driver (it posts to /api/v1/operator, no Accept header)."""
+    from pymesos import MesosOperatorMasterDriver
+
+    driver = MesosOperatorMasterDriver(two_hosts.address)
+    assert driver.getHealth() == {"type": "GET_HEALTH", "get_health": {"healthy": True}}
+    agents = driver.getAgents()["get_agents"]["agents"]
+    assert sorted(a["agent_info"]["hostname"] for a in agents) == list(HOSTS)
+    driver.updateMaintenanceSchedule(schedule(1)["windows"])
+    assert driver.getMaintenanceSchedule()["get_maintenance_schedule"]["schedule"] == schedule(1)
+    driver.startMaintenance([machine(1)])
+    status = driver.getMaintenanceStatus()["get_maintenance_status"]["status"]
+    assert status == {"down_machines": [machine(1)]}
+    driver.stopMaintenance([machine(1)])
+    assert driver.getMaintenanceStatus()["get_maintenance_status"]["status"] == {}
