@@ -3,21 +3,7 @@
 from __future__ import annotations
 
 from mesos_py.common.protocol import new_status_uuid
-from tests.unit.test_master_books import launch_one, started_master, status
-
-
-def acknowledge(master, framework, agent, uuid):
-    master.handle_call(
-        framework,
-        "ACKNOWLEDGE",
-        {
-            "acknowledge": {
-                "agent_id": {"value": agent.agent_id},
-                "task_id": {"value": "t"},
-                "uuid": uuid,
-            }
-        },
-    )
+from tests.unit.test_master_books import acknowledge, launch_one, started_master, status
 
 
 def test_drain_with_mark_gone_kills_reports_and_removes_the_agent():
