@@ -174,6 +174,22 @@ def test_operator_api_read_calls(process_cluster):
         assert operator(address, "GET_MAINTENANCE_STATUS")[1]["get_maintenance_status"] == {
             "status": {}
         }
+        metrics = operator(address, "GET_METRICS")[1]["get_metrics"]["metrics"]
+        assert {"name": "master/tasks_running", "value": 1.0} in metrics
+        assert operator(address, "GET_EXECUTORS")[1] == {
+            "type": "GET_EXECUTORS",
+            "get_executors": {},
+        }
+        teardown = {"framework_id": {"value": raw.framework_id}}
+        assert operator(address, "TEARDOWN", teardown) == (200, b"")
+        frameworks = operator(address, "GET_FRAMEWORKS")[1]["get_frameworks"]
+        assert "frameworks" not in frameworks
+        (done,) = frameworks["completed_frameworks"]
+        assert done["framework_info"]["id"]["value"] == raw.framework_id
+        completed = operator(address, "GET_TASKS")[1]["get_tasks"]["completed_tasks"]
+        assert [(t["task_id"]["value"], t["state"]) for t in completed] == [
+            ("sleeper", "TASK_KILLED")
+        ]
     finally:
         raw.close()
 
@@ -226,6 +242,24 @@ def test_operator_api_refuses_bad_calls(shared_cluster, body, headers, code, say
     status, answer = post(shared_cluster.address, "/api/v1", body, headers)
     assert status == code, answer
     assert says.encode() in answer
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/master/machine/down"),
+        ("GET", "/master/machine/up"),
+        ("POST", "/master/maintenance/status"),
+        ("DELETE", "/master/maintenance/schedule"),
+    ],
+)
+def test_maintenance_endpoints_check_the_method(shared_cluster, method, path):
+    host, port = shared_cluster.address.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request(method, path, b"[]")
+    response = connection.getresponse()
+    assert response.status == 405 and response.getheader("Allow")
+    connection.close()
 
 
 def test_operator_api_needs_post_and_a_content_type(shared_cluster):
@@ -460,6 +494,8 @@ def test_maintenance_and_drains_survive_a_leader_failover(tmp_path):
         assert response.status == 307
         assert response.getheader("Location") == f"//{leader}/api/v1"
         connection.close()
+        status, _ = post(standby, "/master/machine/down", [machine(1)])
+        assert status == 307
         time.sleep(0.5)  # registry writes are batched
 
         old = cluster.addresses.index(leader)
