@@ -86,7 +86,7 @@ class ChronosAPI(resource.Resource):
         self.reactor = reactor
         self.scheduler = scheduler
         self.leader_address = leader_address
-        self._agent = Agent(reactor)
+        self._agent = Agent(reactor, connectTimeout=5)
         self._routes: list[tuple[bytes, re.Pattern, Callable]] = [
             (b"GET", re.compile(r"/scheduler/jobs"), self._list),
             (b"GET", re.compile(r"/scheduler/jobs/search"), self._search),
