@@ -12,7 +12,16 @@ from mesos_py.chronos.jobs import Job, bad_request
 
 
 def children_of(jobs: Mapping[str, Job], name: str) -> list[str]:
-    return sorted(j.name for j in jobs.values() if j.parents and name in j.parents)
+    return children_index(jobs).get(name, [])
+
+
+def children_index(jobs: Mapping[str, Job]) -> dict[str, list[str]]:
+    """Each parent's children, sorted: built once, not scanned for per success."""
+    index: dict[str, list[str]] = {}
+    for job in sorted(jobs.values(), key=lambda j: j.name):
+        for parent in job.parents or []:
+            index.setdefault(parent, []).append(job.name)
+    return index
 
 
 def check_parents(jobs: Mapping[str, Job], job: Job) -> None:

@@ -74,6 +74,7 @@ class ChronosScheduler:
         self._unresolved: set[tuple[str, str]] = set()
         self._reconcile_call: Any = None
         self._revive_call: Any = None
+        self._children: dict[str, list[str]] | None = None  # rebuilt after jobs change
         self.history: dict[str, deque] = {}
         self.metrics = {"launched": 0, "succeeded": 0, "failed": 0, "skipped": 0}
         self.on_fatal: Any = None  # called with a reason when this instance must stop
@@ -432,7 +433,9 @@ class ChronosScheduler:
         runs.record_success(job, key, now)
         changed = [job]
         ready = []
-        for child_name in graph.children_of(self.jobs, job.name):
+        if self._children is None:
+            self._children = graph.children_index(self.jobs)
+        for child_name in self._children.get(job.name, []):
             child = self.jobs[child_name]
             if runs.record_parent_success(child, job.name, now):
                 ready.append(child_name)
@@ -474,6 +477,7 @@ class ChronosScheduler:
         stored = self.jobs.get(posted.name)
         job = merged_update(stored, posted, given) if stored is not None else posted
         self.jobs[job.name] = job
+        self._children = None
         d = self._persist(job)
         d.addCallback(lambda _: self._rearm(job.name))
         return d
@@ -507,6 +511,7 @@ class ChronosScheduler:
         if timer is not None and timer.active():
             timer.cancel()
         del self.jobs[name]
+        self._children = None
         self.history.pop(name, None)
         children = graph.reparent_after_delete(self.jobs, job)
         d = self._persist(*children) if children else defer.succeed(None)
