@@ -102,6 +102,7 @@ class Job:
     # run state (not part of the definition a client posts)
     runs: dict[str, Run] = field(default_factory=dict)  # Run.key -> run
     queued: list[dict[str, Any]] = field(default_factory=list)  # [{"due": millis, "kind": k}]
+    last_instant: int = 0  # millis of the latest scheduled instant claimed: never again
     parent_successes: list[str] = field(default_factory=list)
 
     @property
@@ -368,6 +369,7 @@ def merged_update(stored: Job, posted: Job, given: set[str]) -> Job:
         posted,
         runs=stored.runs,
         queued=stored.queued,
+        last_instant=stored.last_instant,
         parent_successes=[p for p in stored.parent_successes if p in (posted.parents or [])],
         **carried,
     )

@@ -72,6 +72,11 @@ def claim_scheduled(job: Job, now: dt.datetime, defaults: Defaults) -> Claim:
     schedule = job.parsed_schedule(now)
     epsilon = job.epsilon_delta(defaults)
     due = next_due(schedule, now, epsilon)
+    # An update may post a schedule that starts earlier: instants already claimed
+    # are passed over, not run twice.
+    while due is not None and to_millis(due.instant) <= job.last_instant:
+        schedule = schedule.advanced_past(due.index)
+        due = next_due(schedule, now, epsilon)
     if due is None:
         return Claim(None, None)
     if due.instant > now:
@@ -79,6 +84,7 @@ def claim_scheduled(job: Job, now: dt.datetime, defaults: Defaults) -> Claim:
     advanced = schedule.advanced_past(due.index)
     job.schedule = advanced.format()
     run = Run(due_millis=to_millis(due.instant), kind="scheduled")
+    job.last_instant = run.due_millis
     job.runs[run.key] = run
     wake = next_due(advanced, now, epsilon) if job.concurrent else None
     return Claim(run, wake.instant if wake is not None else None, skipped=due.index)

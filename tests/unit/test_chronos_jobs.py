@@ -137,6 +137,22 @@ def test_claim_moves_the_schedule_past_the_instant():
     assert runs.claim_scheduled(j, NOW + dt.timedelta(minutes=3, seconds=1), DEFAULTS).run is None
 
 
+def test_reposting_an_earlier_start_does_not_rerun_claimed_instants():
+    j = job(scheduled(schedule="R/2024-06-01T12:00:00Z/PT10S", concurrent=True))
+    first = runs.claim_scheduled(j, NOW + dt.timedelta(seconds=10), DEFAULTS)
+    second = runs.claim_scheduled(j, NOW + dt.timedelta(seconds=10), DEFAULTS)
+    assert [first.run.due_millis, second.run.due_millis] == [
+        runs.to_millis(NOW),
+        runs.to_millis(NOW + dt.timedelta(seconds=10)),
+    ]
+    posted, given = parse_job(
+        scheduled(schedule="R/2024-06-01T12:00:00Z/PT10S", concurrent=True), "scheduled", NOW
+    )
+    j = merged_update(j, posted, given)
+    again = runs.claim_scheduled(j, NOW + dt.timedelta(seconds=15), DEFAULTS)
+    assert again.run is None and again.wake_at == NOW + dt.timedelta(seconds=20)
+
+
 def test_instants_missed_by_more_than_epsilon_are_skipped_and_counted():
     j = job(scheduled(schedule="R/2024-06-01T12:00:00Z/PT1M"))
     claim = runs.claim_scheduled(j, NOW + dt.timedelta(minutes=5, seconds=30), DEFAULTS)
