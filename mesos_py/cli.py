@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -41,9 +42,20 @@ def _master(options: argparse.Namespace) -> int:
 
 
 def _agent(options: argparse.Namespace) -> int:
+    """SIGTERM stops the agent and leaves its tasks running; SIGUSR1 kills them first."""
     from mesos_py.agent.service import make_agent_service
 
-    return _run_services(lambda reactor: make_agent_service(options, reactor))
+    def build(reactor: Any) -> service.Service:
+        agent = make_agent_service(options, reactor)
+
+        def shut_down(_signum: int, _frame: Any) -> None:
+            agent.shut_down_on_stop = True
+            reactor.callFromThread(reactor.stop)
+
+        signal.signal(signal.SIGUSR1, shut_down)
+        return agent
+
+    return _run_services(build)
 
 
 def _local(options: argparse.Namespace) -> int:
@@ -79,7 +91,9 @@ def _local(options: argparse.Namespace) -> int:
             ]
             if options.agent_resources:
                 argv += ["--resources", options.agent_resources]
-            make_agent_service(agent_parser.parse_args(argv), reactor).setServiceParent(root)
+            agent = make_agent_service(agent_parser.parse_args(argv), reactor)
+            agent.shut_down_on_stop = True  # an embedded cluster leaves no orphans
+            agent.setServiceParent(root)
         print(
             f"mesos-py local: master at http://{master.config.ip}:{master.port} "
             f"with {options.agents} agent(s); work_dir {work_dir}",

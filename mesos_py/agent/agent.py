@@ -169,15 +169,29 @@ class Agent:
 
     @defer.inlineCallbacks
     def stop(self):
-        """Kill everything this agent runs, unregister, close the link.
+        """Stop serving and leave everything running, checkpointed (Mesos' SIGTERM).
 
-        Until agent recovery exists, processes left behind would be orphans
-        nobody tracks, so a stopping agent ends them.
+        The next agent on this work_dir recovers the tasks, so restarting or
+        upgrading an agent loses none; frameworks that do not checkpoint lose
+        theirs at that recovery, as in Mesos.
         """
+        self._stop_timers()
+        yield self.link.stop()
+
+    def _stop_timers(self) -> None:
         self._stopping = True
         self.updates.pause()
         if self._disk_watch is not None and self._disk_watch.active():
             self._disk_watch.cancel()
+
+    @defer.inlineCallbacks
+    def shutdown(self):
+        """Kill everything this agent runs, unregister and forget it (Mesos' SIGUSR1).
+
+        For taking a machine out of the cluster, and for ``mesos-py local``,
+        whose agents must not leave orphans behind.
+        """
+        self._stop_timers()
         exits = [self._destroy(e) for f in self.frameworks.values() for e in f.executors.values()]
         if self.link.registered:
             try:

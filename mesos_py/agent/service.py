@@ -111,6 +111,9 @@ class AgentService(service.MultiService):
         self.site = make_site(build_resource_tree(self.agent))
         self._bind_ip = options.ip
         self._listening = None
+        # Stopping leaves the tasks running for the next agent to recover, unless
+        # this is set (SIGUSR1, or an embedded agent): then it kills them first.
+        self.shut_down_on_stop = False
         self.zk: ZooKeeper | None = None
         if self.agent.config.master.startswith("zk://"):
             self.zk = ZooKeeper(
@@ -140,7 +143,7 @@ class AgentService(service.MultiService):
 
     def stopService(self) -> Any:
         super().stopService()
-        d = self.agent.stop()
+        d = self.agent.shutdown() if self.shut_down_on_stop else self.agent.stop()
         if self.zk is not None:
             d.addBoth(lambda _: self.zk.stop())
         if self._listening is not None:
