@@ -30,6 +30,7 @@ from mesos_py.master.leadership import (
 from mesos_py.master.master import Master, MasterConfig
 from mesos_py.master.registrar import FileStore, MemoryStore, Registrar, ZooKeeperStore
 from mesos_py.master.scheduler_api import SchedulerAPI
+from mesos_py.webui.site import WebUI
 
 log = Logger()
 # A master that lost leadership stops its services; this bounds how long that may take.
@@ -240,9 +241,11 @@ class MasterService(service.MultiService):
             )
         else:
             self.leadership = StandaloneLeadership(self.master.master_info)
-        self.site = make_site(
-            build_resource_tree(self.master, self.leadership), options.max_body_bytes
-        )
+        root = build_resource_tree(self.master, self.leadership)
+        webui = WebUI(self.master, self.leadership, self.zk, reactor)
+        root.putChild(b"", webui)  # the overview at /
+        root.putChild(b"ui", webui)
+        self.site = make_site(root, options.max_body_bytes)
         self._bind_ip = options.ip
         self._listening = None
 
