@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--work_dir", default=None, help="directory for the agents' sandboxes")
     local.add_argument("--agent_resources", default=None, help="--resources for every agent")
     add_execute_arguments(commands.add_parser("execute", help="run one command task"))
+    from mesos_py.operator_cli import add_operator_commands
+
+    add_operator_commands(commands)
     return parser
 
 
@@ -118,6 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mesos_py.execute import run_execute
 
         return run_execute(options)
+    from mesos_py.operator_cli import COMMANDS, run_operator_command
+
+    if options.subcommand in COMMANDS:
+        return run_operator_command(options)
     return {"master": _master, "agent": _agent, "local": _local}[options.subcommand](options)
 
 
