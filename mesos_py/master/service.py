@@ -14,7 +14,13 @@ from twisted.logger import Logger
 from twisted.web import http, resource, server
 
 from mesos_py.common.flags import add_flags, flags_as_strings
-from mesos_py.common.http import GetResource, HTTPError, make_site, write_error
+from mesos_py.common.http import (
+    GetResource,
+    HTTPError,
+    PrometheusResource,
+    make_site,
+    write_error,
+)
 from mesos_py.common.identity import BUILD_INFO, advertised_ip
 from mesos_py.common.zk_layout import parse_zk_url
 from mesos_py.common.zookeeper import ZooKeeper
@@ -28,6 +34,7 @@ from mesos_py.master.leadership import (
     leader_authority,
 )
 from mesos_py.master.master import Master, MasterConfig
+from mesos_py.master.prometheus_metrics import master_metrics
 from mesos_py.master.registrar import FileStore, MemoryStore, Registrar, ZooKeeperStore
 from mesos_py.master.scheduler_api import SchedulerAPI
 from mesos_py.webui.site import WebUI
@@ -103,7 +110,7 @@ def _args(request: server.Request) -> dict[str, str]:
     return {k.decode(): v[0].decode(errors="replace") for k, v in request.args.items() if v}
 
 
-def build_resource_tree(master: Master, leadership: Any) -> resource.Resource:
+def build_resource_tree(master: Master, leadership: Any, zk: Any = None) -> resource.Resource:
     def leader_only(produce: Any) -> GetResource:
         def guarded(request: server.Request) -> Any:
             leadership.require_leader(request)
@@ -166,7 +173,7 @@ def build_resource_tree(master: Master, leadership: Any) -> resource.Resource:
     v1.putChild(b"scheduler", scheduler)
     master_tree.putChild(b"api", api)
 
-    metrics = resource.Resource()
+    metrics = PrometheusResource(lambda: master_metrics(master, zk))
     metrics.putChild(b"snapshot", GetResource(lambda r: state_json.metrics(master)))
 
     internal = resource.Resource()
@@ -241,7 +248,7 @@ class MasterService(service.MultiService):
             )
         else:
             self.leadership = StandaloneLeadership(self.master.master_info)
-        root = build_resource_tree(self.master, self.leadership)
+        root = build_resource_tree(self.master, self.leadership, self.zk)
         webui = WebUI(self.master, self.leadership, self.zk, reactor)
         root.putChild(b"", webui)  # the overview at /
         root.putChild(b"ui", webui)

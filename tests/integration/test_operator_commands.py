@@ -9,11 +9,9 @@ import subprocess
 import pytest
 
 from mesos_py.operator_cli import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE
-from tests.integration.ha_cluster import HACluster
 from tests.integration.harness import MESOS_PY, RawScheduler, free_port
 from tests.integration.pymesos_support import command_task
 from tests.integration.test_faults import collect, launch
-from tests.integration.zookeeper import Ensemble
 
 
 def mesos_py(*args, master=None, env=None, timeout=60):
@@ -113,23 +111,6 @@ def test_no_master_is_a_usage_error():
     result = mesos_py("agents")
     assert result.returncode == EXIT_USAGE
     assert "MESOS_MASTER" in result.stderr
-
-
-@pytest.fixture
-def ha_cluster(tmp_path):
-    ensemble = Ensemble(tmp_path / "zookeeper", size=1)
-    ensemble.start()
-    running = HACluster(tmp_path / "ha", ensemble, masters=2, agents=1)
-    try:
-        ensemble.wait_serving()
-        running.start()
-        yield running
-    except BaseException:
-        print(running.logs())
-        raise
-    finally:
-        running.stop()
-        ensemble.stop()
 
 
 def test_the_leader_is_found_through_zookeeper_or_a_standby(ha_cluster):

@@ -8,11 +8,9 @@ from __future__ import annotations
 import pytest
 
 from tests.integration import browser
-from tests.integration.ha_cluster import HACluster
 from tests.integration.harness import RawScheduler, running_cluster
 from tests.integration.pymesos_support import command_task
 from tests.integration.test_faults import collect, launch
-from tests.integration.zookeeper import Ensemble
 
 pytestmark = [
     pytest.mark.integration,
@@ -173,23 +171,6 @@ def test_task_names_and_output_are_shown_as_text(cluster, page):
     assert page.locator("a.webui").count() == 0, "a javascript: web UI URL must not be linked"
     assert page.dialogs == []
     raw.close()
-
-
-@pytest.fixture
-def ha_cluster(tmp_path):
-    ensemble = Ensemble(tmp_path / "zookeeper", size=1)
-    ensemble.start()
-    running = HACluster(tmp_path / "ha", ensemble, masters=2, agents=1)
-    try:
-        ensemble.wait_serving()
-        running.start()
-        yield running
-    except BaseException:
-        print(running.logs())
-        raise
-    finally:
-        running.stop()
-        ensemble.stop()
 
 
 def test_a_standby_master_points_to_the_leader(ha_cluster, page):
