@@ -406,6 +406,13 @@ def add_operator_commands(commands: argparse._SubParsersAction) -> None:
         parsers[name].add_argument("agent", help="agent ID")
 
 
+def operator_main(argv: Sequence[str]) -> int:
+    """``mesos-py <operator command> ...`` (``argv`` without the program name)."""
+    parser = argparse.ArgumentParser(prog="mesos-py")
+    add_operator_commands(parser.add_subparsers(dest="subcommand", required=True))
+    return run_operator_command(parser.parse_args(argv))
+
+
 def run_operator_command(options: argparse.Namespace) -> int:
     if not options.master:
         print("error: no master: pass --master or set MESOS_MASTER", file=sys.stderr)

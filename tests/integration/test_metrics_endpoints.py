@@ -34,7 +34,7 @@ def test_master_and_agent_metrics(process_cluster):
     raw = RawScheduler(process_cluster.address)
     offer = raw.next_event("OFFERS")["offers"]["offers"][0]
     launch(
-        raw, offer, [command_task(offer, "runs", "sleep 60"), command_task(offer, "ends", "true")]
+        raw, offer, [command_task(offer, "runs", "sleep 30"), command_task(offer, "ends", "true")]
     )
     collect(raw, ["runs", "ends"], {"TASK_RUNNING", "TASK_FINISHED"})
     collect(raw, ["ends"], {"TASK_FINISHED"})

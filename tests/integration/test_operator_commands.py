@@ -40,7 +40,7 @@ def busy(process_cluster):
     launch(
         raw,
         offer,
-        [command_task(offer, "sleeper", "sleep 60"), command_task(offer, "done", "echo bye")],
+        [command_task(offer, "sleeper", "sleep 30"), command_task(offer, "done", "echo bye")],
     )
     collect(raw, ["sleeper", "done"], {"TASK_RUNNING", "TASK_FINISHED"})
     collect(raw, ["done"], {"TASK_FINISHED"})
