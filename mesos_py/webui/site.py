@@ -37,6 +37,8 @@ PROXIED_ARGS = ("path", "offset", "length")
 MAX_PROXIED_READ = 256 * 1024
 PROXY_TIMEOUT = 5.0
 ROSTER_TTL = 2.0
+# A page does not wait longer than this for ZooKeeper (e.g. while its connection is down).
+ROSTER_TIMEOUT = 2.0
 
 
 def format_time(timestamp: float | None) -> str:
@@ -205,9 +207,11 @@ class WebUI(resource.Resource):
         if self.roster is None:
             return None, None
         try:
-            members = yield self.roster.members()
+            members = yield self.roster.members().addTimeout(ROSTER_TIMEOUT, self.reactor)
+        except defer.TimeoutError:
+            return None, f"ZooKeeper did not answer within {ROSTER_TIMEOUT:g}s"
         except Exception as exc:
-            return None, f"ZooKeeper: {exc}"
+            return None, f"ZooKeeper: {exc!r}"
         return members, None
 
     @defer.inlineCallbacks
