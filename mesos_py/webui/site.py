@@ -191,8 +191,11 @@ class WebUI(resource.Resource):
     def _render(self, request: server.Request, name: str, context: dict[str, Any]) -> bytes:
         template = self.templates.get_template(name)
         body = template.render(
-            self._common(), **context, fragment=bool(request.args.get(b"fragment"))
+            self._common(), **context, ui_page=name, fragment=bool(request.args.get(b"fragment"))
         )
+        # A refresh that finds another kind of page (e.g. a standby became the leader)
+        # makes the script reload the whole page.
+        request.setHeader(b"x-ui-page", name.encode())
         request.setHeader(b"content-type", b"text/html; charset=utf-8")
         request.setHeader(b"cache-control", b"no-store")
         return body.encode()

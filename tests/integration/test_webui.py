@@ -189,9 +189,21 @@ def test_a_standby_master_points_to_the_leader(ha_cluster, page):
     assert rows == {leader: "leader", standby: "standby"}
     browser.screenshot(page, "standby")
 
+    leader_page = page.context.new_page()
+    leader_page.goto(f"http://{leader}/")
+    assert text(leader_page, "#agents-active") == "1"
+    assert text(leader_page, "table.masters tr.leader td:first-child") == leader
     link.click()
     page.wait_for_url(f"http://{leader}/ui/agents")
     assert page.locator("table.agents tbody tr").count() == 1
-    page.goto(f"http://{leader}/")
-    assert text(page, "#agents-active") == "1"
-    assert text(page, "table.masters tr.leader td:first-child") == leader
+    leader_page.close()
+
+    # After a failover the standby's own page, left open, turns into the real one.
+    page.goto(f"http://{standby}/ui/agents")
+    page.locator("#leader-link").wait_for()
+    ha_cluster.kill_master(leader_index)
+    page.locator("table.agents").wait_for(timeout=45_000)
+    assert page.url == f"http://{standby}/ui/agents"
+    page.wait_for_function(
+        "document.querySelectorAll('table.agents tbody tr td a').length === 1", timeout=45_000
+    )

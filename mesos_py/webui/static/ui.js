@@ -36,9 +36,14 @@
     fetch(url, { cache: "no-store" })
       .then((response) => {
         if (!response.ok) throw new Error(String(response.status));
+        if (response.headers.get("x-ui-page") !== document.body.dataset.page) {
+          window.location.reload();  // e.g. this standby now leads: show the real page
+          return null;
+        }
         return response.text();
       })
       .then((html) => {
+        if (html === null) return;
         live.innerHTML = html;  // rendered (and escaped) by the master's templates
         live.dataset.refreshedAt = String(Date.now());
         setStatus("");
