@@ -6,6 +6,7 @@
 (function () {
   const TAIL_CHUNK = 65536;
   const TAIL_BACKLOG = 65536;
+  const SLOW_REFRESH_MS = 5000;  // usage and sandbox listings
 
   function setStatus(text) {
     const status = document.getElementById("refresh-status");
@@ -99,8 +100,10 @@
     const tailName = box.querySelector("[data-tail-name]");
     const follow = box.querySelector("[data-follow]");
     let tailing = null;  // {path, offset, timer}
+    let browsing = root;
 
     function browse(path) {
+      browsing = path;
       crumbs.textContent = path.startsWith(root) ? "sandbox" + path.slice(root.length) : path;
       getJSON(base + "browse?path=" + encodeURIComponent(path))
         .then((entries) => {
@@ -187,11 +190,19 @@
     });
     browse(root);
     startTail(root + "/stdout");
+    window.setInterval(() => {
+      if (!document.hidden) browse(browsing);
+    }, SLOW_REFRESH_MS);
   }
 
   document.addEventListener("DOMContentLoaded", () => {
     startLive();
-    document.querySelectorAll("[data-usage]").forEach(showUsage);
+    document.querySelectorAll("[data-usage]").forEach((box) => {
+      showUsage(box);
+      window.setInterval(() => {
+        if (!document.hidden) showUsage(box);
+      }, SLOW_REFRESH_MS);
+    });
     document.querySelectorAll("[data-sandbox]").forEach(startSandbox);
   });
 })();
