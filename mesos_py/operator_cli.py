@@ -177,6 +177,15 @@ def _emit(options: argparse.Namespace, data: Any, render: Callable[[], str]) -> 
     print(json.dumps(data, indent=2) if options.json else render())
 
 
+def _agent_status(agent: dict[str, Any]) -> str:
+    """active, deactivated, disconnected, or draining / drained during a drain."""
+    if "drain_info" in agent:
+        return agent["drain_info"]["state"].lower()
+    if agent["active"]:
+        return "active"
+    return "deactivated" if agent["deactivated"] else "disconnected"
+
+
 def _agent_address(agent: dict[str, Any]) -> str:
     """``ip:port`` of an agent from its ``pid`` (``slave(1)@ip:port``)."""
     return agent["pid"].rpartition("@")[2]
@@ -198,7 +207,7 @@ def cmd_agents(master: Master, options: argparse.Namespace) -> int:
                     a["id"],
                     a["hostname"],
                     _agent_address(a),
-                    "active" if a["active"] else ("deactivated" if a["deactivated"] else "down"),
+                    _agent_status(a),
                     f"{amount(used.get('cpus', 0))}/{amount(total.get('cpus', 0))}",
                     f"{amount(used.get('mem', 0))}/{amount(total.get('mem', 0))}",
                     a.get("TASK_RUNNING", 0),

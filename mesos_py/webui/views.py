@@ -93,6 +93,12 @@ def agent_status(agent: Any) -> str:
     return "active" if agent.active else "deactivated"
 
 
+def drain_state(master: Any, agent: Any) -> str:
+    """ "DRAINING" or "DRAINED" while the operator drains the agent, else ""."""
+    drain = master.maintainer.drain_info(agent.agent_id)
+    return drain["state"] if drain else ""
+
+
 def _all_frameworks(master: Any) -> list[Any]:
     return [*master.frameworks.values(), *master.completed_frameworks]
 
@@ -209,6 +215,7 @@ def agent_row(master: Any, agent: Any) -> dict[str, Any]:
         "hostname": agent.hostname,
         "address": agent_address(agent),
         "status": agent_status(agent),
+        "drain": drain_state(master, agent),
         "total": _scalars(agent.total),
         "used": _agent_used(master, agent),
         "tasks": sum(1 for t in agent.tasks.values() if not t.terminal),

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.integration.ha_cluster import HACluster
+from tests.integration.ha_cluster import running_ha_cluster
 from tests.integration.harness import running_cluster
 from tests.integration.zookeeper import Ensemble
 
@@ -20,19 +20,20 @@ def process_cluster(tmp_path):
         yield running
 
 
-@pytest.fixture
-def ha_cluster(tmp_path):
-    """Two masters on a one-server ZooKeeper ensemble, one agent following them."""
-    ensemble = Ensemble(tmp_path / "zookeeper", size=1)
-    ensemble.start()
-    running = HACluster(tmp_path / "ha", ensemble, masters=2, agents=1)
+@pytest.fixture(scope="module")
+def ensemble(tmp_path_factory):
+    """A real 3-server ZooKeeper ensemble (Debian's package), shared by a module's tests."""
+    zk = Ensemble(tmp_path_factory.mktemp("zookeeper"))
+    zk.start()
     try:
-        ensemble.wait_serving()
-        running.start()
-        yield running
-    except BaseException:
-        print(running.logs())
-        raise
+        zk.wait_serving()
+        yield zk
     finally:
-        running.stop()
-        ensemble.stop()
+        zk.stop()
+
+
+@pytest.fixture
+def ha_cluster(ensemble, tmp_path):
+    """Two masters on the module's ZooKeeper ensemble, one agent following them."""
+    with running_ha_cluster(tmp_path / "ha", ensemble, masters=2, agents=1) as running:
+        yield running

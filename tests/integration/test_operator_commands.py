@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from mesos_py.operator_cli import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE
-from tests.integration.harness import MESOS_PY, RawScheduler, free_port
+from tests.integration.harness import MESOS_PY, RawScheduler, free_port, wait_for
 from tests.integration.pymesos_support import command_task
 from tests.integration.test_faults import collect, launch
 
@@ -123,18 +123,22 @@ def test_the_leader_is_found_through_zookeeper_or_a_standby(ha_cluster):
         assert len(rows(ok(mesos_py("agents", master=master)))) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the master's operator API (POST /api/v1 DRAIN_AGENT / REACTIVATE_AGENT) is "
-    "being built on branch issue4-maint and is not in main yet",
-)
 def test_drain_and_undrain_an_agent(busy):
-    cluster, _raw, agent_id = busy
-    ok(mesos_py("drain", agent_id, master=cluster.address))
+    cluster, raw, agent_id = busy
+    assert ok(mesos_py("drain", agent_id, master=cluster.address)) == f"Draining agent {agent_id}\n"
+    # Draining kills the agent's tasks; once none is left it is DRAINED.
+    collect(raw, ["sleeper"], {"TASK_KILLED"})
+
+    def status():
+        return rows(ok(mesos_py("agents", master=cluster.address)))[0][3]
+
+    wait_for(lambda: status() == "drained", what="the agent to be drained")
     agents = json.loads(ok(mesos_py("agents", "--json", master=cluster.address)))
-    assert agents[0]["active"] is False
+    assert agents[0]["active"] is False and agents[0]["drain_info"]["state"] == "DRAINED"
     ok(mesos_py("undrain", agent_id, master=cluster.address))
-    agents = json.loads(ok(mesos_py("agents", "--json", master=cluster.address)))
-    assert agents[0]["active"] is True
+    assert status() == "active"
     unknown = mesos_py("drain", "no-such-agent", master=cluster.address)
     assert unknown.returncode == EXIT_FAILED
+    assert "Unknown agent no-such-agent" in unknown.stderr
+    again = mesos_py("undrain", agent_id, master=cluster.address)
+    assert again.returncode == EXIT_FAILED and "is not deactivated" in again.stderr

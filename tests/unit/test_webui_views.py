@@ -55,7 +55,9 @@ def master():
     task("done", live, agents[1], "TASK_FINISHED")
     task("older", gone, agents[1], "TASK_FAILED")
     offer = Offer("o1", "f1", "a1", "*", Resources.parse("cpus:1;mem:128"))
+    drains = {"a2": {"state": "DRAINED"}}
     return SimpleNamespace(
+        maintainer=SimpleNamespace(drain_info=drains.get),
         agents={a.agent_id: a for a in agents},
         unreachable_agents={"a9": 1.0},
         frameworks={"f1": live},
@@ -93,7 +95,8 @@ def test_pages_are_bounded_and_filtered(master):
     assert {r["id"] for r in running.rows} == {"t0", "t1"}
     huge = views.tasks_page(views.all_tasks(master), {"limit": "100000"})["page"]
     assert huge.limit == views.MAX_PAGE
-    assert [r["id"] for r in views.agents_page(master, {"q": "H2"})["page"].rows] == ["a2"]
+    (found,) = views.agents_page(master, {"q": "H2"})["page"].rows
+    assert (found["id"], found["status"], found["drain"]) == ("a2", "deactivated", "DRAINED")
     for bad in ({"offset": "-1"}, {"limit": "0"}, {"limit": "x"}):
         with pytest.raises(ValueError):
             views.page_bounds(bad)
