@@ -121,6 +121,9 @@ def test_the_leader_is_found_through_zookeeper_or_a_standby(ha_cluster):
     # Any command follows a standby's redirect (or ZooKeeper) to the leader.
     for master in (standby, ha_cluster.zk_url):
         assert len(rows(ok(mesos_py("agents", master=master)))) == 1
+    # execute finds the leader in ZooKeeper, too.
+    ran = ok(mesos_py("execute", "--command=echo hi", env={"MESOS_MASTER": ha_cluster.zk_url}))
+    assert "TASK_FINISHED" in ran
 
 
 def test_drain_and_undrain_an_agent(busy):
