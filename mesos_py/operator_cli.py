@@ -36,6 +36,7 @@ EXIT_UNREACHABLE = 3
 TIMEOUT = 10.0
 ZK_TIMEOUT = 5.0
 MAX_REDIRECTS = 3
+ZK_READ_ATTEMPTS = 3
 READ_CHUNK = 1024 * 1024
 FOLLOW_INTERVAL = 0.5
 
@@ -99,7 +100,7 @@ def leader_from_zookeeper(url: str) -> str:
         client.start(timeout=ZK_TIMEOUT)
         if zk_url.credentials:
             client.add_auth("digest", zk_url.credentials)
-        for _ in range(MAX_REDIRECTS):  # the leader's node may vanish between the reads
+        for _ in range(ZK_READ_ATTEMPTS):  # the leader's node may vanish between the reads
             try:
                 node = leader_child(client.get_children(zk_url.path))
                 if node is None:

@@ -82,6 +82,11 @@ def make_site(root: resource.Resource, max_body_bytes: int = DEFAULT_MAX_BODY_BY
     return site
 
 
+def query_args(request: server.Request) -> dict[str, str]:
+    """The query's arguments, first value of each, as text."""
+    return {k.decode(): v[0].decode(errors="replace") for k, v in request.args.items() if v}
+
+
 def write_json(request: server.Request, body: Any, code: int = 200) -> bytes:
     """Answer with a JSON body; handles ``?jsonp=callback`` as Mesos does."""
     request.setResponseCode(code)

@@ -19,6 +19,7 @@ from mesos_py.common.http import (
     HTTPError,
     PrometheusResource,
     make_site,
+    query_args,
     write_error,
 )
 from mesos_py.common.identity import BUILD_INFO, advertised_ip
@@ -107,10 +108,6 @@ class _Health(resource.Resource):
         return b""
 
 
-def _args(request: server.Request) -> dict[str, str]:
-    return {k.decode(): v[0].decode(errors="replace") for k, v in request.args.items() if v}
-
-
 def build_resource_tree(master: Master, leadership: Any, zk: Any = None) -> resource.Resource:
     def leader_only(produce: Any) -> GetResource:
         def guarded(request: server.Request) -> Any:
@@ -121,12 +118,12 @@ def build_resource_tree(master: Master, leadership: Any, zk: Any = None) -> reso
 
     def tasks(request: server.Request) -> Any:
         try:
-            return state_json.tasks(master, _args(request))
+            return state_json.tasks(master, query_args(request))
         except ValueError as exc:
             raise HTTPError(http.BAD_REQUEST, f"Invalid query: {exc}") from None
 
     def frameworks(request: server.Request) -> Any:
-        wanted = _args(request).get("framework_id")
+        wanted = query_args(request).get("framework_id")
         return {
             "frameworks": [
                 state_json.framework_json(f)
@@ -142,7 +139,7 @@ def build_resource_tree(master: Master, leadership: Any, zk: Any = None) -> reso
         }
 
     def slaves(request: server.Request) -> Any:
-        wanted = _args(request).get("slave_id")
+        wanted = query_args(request).get("slave_id")
         return {
             "slaves": [
                 state_json.agent_json(master, a)

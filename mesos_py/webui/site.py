@@ -22,6 +22,7 @@ from twisted.logger import Logger
 from twisted.web import http, resource, server
 from twisted.web.client import readBody
 
+from mesos_py.common.http import query_args
 from mesos_py.common.http_client import make_agent
 from mesos_py.common.zk_layout import decode_master_info, master_address, sequence_of
 from mesos_py.master.leadership import leader_authority
@@ -101,10 +102,6 @@ class MasterRoster:
         return members
 
 
-def _args(request: server.Request) -> dict[str, str]:
-    return {k.decode(): v[0].decode(errors="replace") for k, v in request.args.items() if v}
-
-
 class _NotFound(Exception):
     pass
 
@@ -149,7 +146,7 @@ class WebUI(resource.Resource):
             return self._error(request, http.BAD_REQUEST, f"Invalid query: {exc}")
 
     def _route(self, request: server.Request, segments: list[str]) -> bytes | int:
-        args = _args(request)
+        args = query_args(request)
         match segments:
             case []:
                 return self._later(request, self._overview(request))
@@ -273,7 +270,7 @@ class WebUI(resource.Resource):
             raise _NotFound("No such agent")
         if tuple(rest) not in PROXIED:
             raise _NotFound("Not an endpoint the UI proxies")
-        args = {k: v for k, v in _args(request).items() if k in PROXIED_ARGS}
+        args = {k: v for k, v in query_args(request).items() if k in PROXIED_ARGS}
         if "length" in args:
             args["length"] = str(min(int(args["length"]), MAX_PROXIED_READ))
         elif tuple(rest) == ("files", "read") and args.get("offset", "-1") != "-1":
