@@ -120,10 +120,18 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--work_dir", default=None, help="directory for the agents' sandboxes")
     local.add_argument("--agent_resources", default=None, help="--resources for every agent")
     add_execute_arguments(commands.add_parser("execute", help="run one command task"))
+    from mesos_py.operator_cli import add_operator_commands
+
+    add_operator_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from mesos_py.operator_cli import COMMANDS, operator_main
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in COMMANDS:  # skips importing the daemons: a faster start
+        return operator_main(args)
     options = build_parser().parse_args(argv)
     if options.subcommand == "local" and options.agents < 0:
         print("error: --agents must be >= 0", file=sys.stderr)

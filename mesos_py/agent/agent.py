@@ -71,6 +71,7 @@ from mesos_py.agent.model import (
 from mesos_py.agent.status_updates import StatusUpdateManager
 from mesos_py.common.durations import format_duration
 from mesos_py.common.http import EventStream
+from mesos_py.common.prometheus import Histogram
 from mesos_py.common.protocol import TERMINAL_STATES, id_value, ident, new_status_uuid
 from mesos_py.common.resources import Resources
 
@@ -138,6 +139,8 @@ class Agent:
         self.frameworks: dict[str, Framework] = {}
         self.completed_frameworks: deque[Framework] = deque(maxlen=MAX_COMPLETED_FRAMEWORKS)
         self.counters: Counter[str] = Counter()
+        # From a status's creation to the framework's acknowledgement reaching this agent.
+        self.status_update_ack_latency = Histogram()
         self.updates = StatusUpdateManager(
             reactor, self._forward_update, config.status_update_retry_interval_min
         )
@@ -537,6 +540,9 @@ class Agent:
         if acknowledged is None:
             log.debug("Ignoring stale acknowledgement for task {id}", id=task_id)
             return
+        if acknowledged.get("timestamp"):
+            waited = time.time() - acknowledged["timestamp"]
+            self.status_update_ack_latency.observe(max(0.0, waited))
         entry = self._tasks.get((framework_id, task_id))
         if entry is None:
             return
