@@ -1,0 +1,222 @@
+"""The Marathon-compatible framework driven by the real ``marathon`` client.
+
+A master and an agent as separate processes, and one ``mesos-py marathon``
+process (no ZooKeeper: its state in memory) subscribed to the master.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import threading
+import time
+
+import pytest
+from marathon.exceptions import MarathonHttpError, NotFoundError
+from marathon.models import MarathonApp, MarathonHealthCheck
+
+from tests.integration.harness import running_cluster, wait_for
+from tests.integration.marathon_support import (
+    MarathonInstance,
+    request,
+    running_task_ids,
+    wait_deployed,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    with running_cluster(
+        tmp_path_factory.mktemp("marathon") / "cluster",
+        "processes",
+        agent_resources="cpus:8;mem:8192;disk:4096;ports:[31000-32000]",
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def marathon(cluster):
+    instance = MarathonInstance(cluster.work_dir.with_suffix(".marathon.log"), cluster.address)
+    yield instance
+    instance.stop()
+
+
+def small_app(**fields) -> MarathonApp:
+    return MarathonApp(**{"cmd": "sleep 1000", "cpus": 0.1, "mem": 16, **fields})
+
+
+def test_create_scale_kill_replace_delete(marathon, cluster):
+    client = marathon.client
+    created = client.create_app("sleeper", small_app(instances=3))
+    assert created.id == "/sleeper"
+    app = wait_deployed(client, "/sleeper", 3)
+    assert len(app.tasks) == 3
+    assert running_task_ids(cluster.state()) == {t.id for t in app.tasks}
+    task = app.tasks[0]
+    assert task.ports and task.host == "127.0.0.1"
+
+    client.scale_app("sleeper", 5)
+    assert len(wait_deployed(client, "sleeper", 5).tasks) == 5
+    client.scale_app("sleeper", 2)
+    app = wait_deployed(client, "sleeper", 2)
+    wait_for(lambda: len(running_task_ids(cluster.state())) == 2, what="the master to see 2")
+
+    victim = app.tasks[0].id
+    survivor = app.tasks[1].id
+    client.kill_task("sleeper", victim)
+
+    def replaced():
+        ids = {t.id for t in client.get_app("sleeper").tasks if t.state == "TASK_RUNNING"}
+        return ids if len(ids) == 2 and victim not in ids else None
+
+    ids = wait_for(replaced, what="the killed task to be replaced")
+    assert survivor in ids
+    assert client.get_app("sleeper").instances == 2
+
+    client.delete_app("sleeper")
+    wait_for(lambda: not running_task_ids(cluster.state()), what="every task to end")
+    with pytest.raises(NotFoundError):
+        wait_for(lambda: client.get_app("sleeper") and None, timeout=10, what="404")
+
+
+def test_failing_health_check_replaces_only_that_task(marathon, tmp_path):
+    client = marathon.client
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    # Each task serves its own directory; the check asks for the file "ok" in it.
+    cmd = (
+        f"mkdir -p {markers}/$MESOS_TASK_ID && cd {markers}/$MESOS_TASK_ID && touch ok && "
+        f"exec {shlex.quote(sys.executable)} -m http.server --bind 127.0.0.1 $PORT0"
+    )
+    check = MarathonHealthCheck(
+        protocol="HTTP",
+        path="/ok",
+        port_index=0,
+        grace_period_seconds=10,
+        interval_seconds=1,
+        timeout_seconds=2,
+        max_consecutive_failures=2,
+    )
+    client.create_app(
+        "web", MarathonApp(cmd=cmd, cpus=0.1, mem=32, instances=3, health_checks=[check])
+    )
+
+    def all_healthy():
+        app = client.get_app("web")
+        return app if app.tasks_healthy == 3 and not app.deployments else None
+
+    app = wait_for(all_healthy, timeout=60, what="3 healthy tasks")
+    before = {t.id for t in app.tasks}
+    sick = sorted(before)[0]
+    (markers / sick / "ok").unlink()
+
+    def replaced():
+        app = client.get_app("web")
+        ids = {t.id for t in app.tasks}
+        return ids if sick not in ids and app.tasks_healthy == 3 else None
+
+    after = wait_for(replaced, timeout=60, what="the unhealthy task to be replaced")
+    assert before - {sick} <= after, "only the unhealthy task may go"
+    assert len(after) == 3
+    client.delete_app("web")
+
+
+def test_rolling_restart_keeps_the_capacity_the_strategy_demands(marathon):
+    client = marathon.client
+    strategy = {"minimumHealthCapacity": 1.0, "maximumOverCapacity": 0.34}
+    client.create_app("rolling", small_app(instances=3, upgrade_strategy=strategy))
+    old = {t.id for t in wait_deployed(client, "rolling", 3).tasks}
+
+    seen_running: list[int] = []
+    seen_live: list[int] = []
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            status, body = request(marathon.address, "GET", "/v2/apps/rolling/tasks")
+            if status == 200:
+                tasks = body["tasks"]
+                seen_live.append(len(tasks))
+                seen_running.append(sum(1 for t in tasks if t["state"] == "TASK_RUNNING"))
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        client.restart_app("rolling")
+        app = wait_deployed(client, "rolling", 3)
+        new = {t.id for t in app.tasks}
+    finally:
+        stop.set()
+        watcher.join()
+    assert not old & new, "every task was replaced"
+    assert len(seen_running) > 10
+    # ceil(3 x 1.0) = 3 stay running; floor(3 x 1.34) = 4 at most exist at once.
+    assert min(seen_running) >= 3
+    assert max(seen_live) <= 4
+    assert max(seen_live) == 4, "the restart used the allowed extra capacity"
+    client.delete_app("rolling")
+
+
+@pytest.mark.parametrize(
+    "body, status, path",
+    [
+        (b'{"id": "x", "cmd": ', 400, "/"),
+        (b'{"id": "x", "cpus": "lots", "cmd": "true"}', 400, "/cpus"),
+        ({"id": "x", "cmd": "true", "constraints": [["hostname", "NEAR"]]}, 422, "/constraints(0)"),
+        ({"id": "x", "cmd": "true", "cpus": -1}, 422, "/cpus"),
+        ({"id": "x", "cmd": "true", "mem": -16}, 422, "/mem"),
+        ({"id": "x", "cmd": "true", "instances": -2}, 422, "/instances"),
+        ({"id": "Bad_ID!", "cmd": "true"}, 422, "/id"),
+        ({"id": "x", "cmd": "true", "args": ["true"]}, 422, "/"),
+        (
+            {"id": "x", "cmd": "true", "upgradeStrategy": {"minimumHealthCapacity": 2}},
+            422,
+            "/upgradeStrategy/minimumHealthCapacity",
+        ),
+    ],
+)
+def test_bad_input_gets_marathons_error_body(marathon, body, status, path):
+    code, answer = request(marathon.address, "POST", "/v2/apps", body)
+    assert code == status, answer
+    assert answer["message"] == ("Invalid JSON" if status == 400 else "Object is not valid")
+    assert path in [d["path"] for d in answer["details"]]
+    assert request(marathon.address, "GET", "/ping") == (200, b"pong")
+
+
+def test_bad_input_through_the_client_and_unknown_things(marathon):
+    client = marathon.client
+    with pytest.raises(MarathonHttpError) as raised:
+        client.create_app("neg", small_app(instances=1, cpus=-0.5))
+    assert raised.value.status_code == 422
+    with pytest.raises(NotFoundError):
+        client.get_app("/no/such/app")
+    with pytest.raises(NotFoundError):
+        client.delete_deployment("no-such-deployment")
+    status, body = request(marathon.address, "PUT", "/v2/apps/x", b"[1, 2")
+    assert status == 400 and body["message"] == "Invalid JSON"
+    status, body = request(marathon.address, "POST", "/v2/tasks/delete", {"ids": ["nodot"]})
+    assert status == 400
+    assert client.ping() == b"pong"
+
+
+def test_info_leader_queue_metrics_and_groups(marathon):
+    client = marathon.client
+    info = client.get_info()
+    assert info.elected and info.leader == marathon.address
+    assert client.get_leader() == {"leader": marathon.address}
+    client.create_app("/grp/one", small_app(instances=1))
+    wait_deployed(client, "/grp/one", 1)
+    group = client.get_group("/grp")
+    assert [a.id for a in group.apps] == ["/grp/one"]
+    assert [g.id for g in client.list_groups()] == ["/grp"]
+    assert client.list_versions("/grp/one")
+    assert client.list_queue() == []
+    metrics = client.get_metrics()
+    assert metrics["gauges"]["service.mesosphere.marathon.app.count"]["value"] >= 1
+    endpoints = client.list_endpoints()
+    assert any(e.app_id == "/grp/one" for e in endpoints)
+    client.delete_group("/grp")
+    wait_for(lambda: not client.list_apps(app_id="/grp"), what="the group's apps to go")
