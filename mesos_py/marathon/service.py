@@ -226,8 +226,8 @@ class MarathonService(service.MultiService):
         self.marathon.start()
 
     def lose_leadership(self, reason: str) -> None:
-        if self.exit_code:
-            return
+        if self.exit_code or not self.running:
+            return  # already leaving, or stopping on purpose (the session ends with it)
         self.exit_code = 1
         log.critical("Lost leadership: {reason}. Exiting", reason=reason)
         self.marathon.stop()
@@ -240,6 +240,7 @@ class MarathonService(service.MultiService):
 
     @defer.inlineCallbacks
     def stopService(self):
+        self.running = False
         self.marathon.stop()
         self.health_checker.stop()
         if self.election is not None:
