@@ -78,7 +78,7 @@ def converge(
     current = [t for t in alive if t.generation == generation]
     old = [t for t in alive if t.generation != generation]
     decision = Decision()
-    if not old:
+    if not any(t.generation != generation for t in tasks):
         if len(current) < instances:
             decision.launch = instances - len(current)
         elif len(current) > instances:
