@@ -220,3 +220,99 @@ def test_info_leader_queue_metrics_and_groups(marathon):
     assert any(e.app_id == "/grp/one" for e in endpoints)
     client.delete_group("/grp")
     wait_for(lambda: not client.list_apps(app_id="/grp"), what="the group's apps to go")
+
+
+def test_tcp_and_command_health_checks(marathon):
+    client = marathon.client
+    serve = f"exec {shlex.quote(sys.executable)} -m http.server --bind 127.0.0.1 $PORT0"
+    checks = [
+        MarathonHealthCheck(
+            protocol="TCP", port_index=0, interval_seconds=1, grace_period_seconds=10
+        ),
+        # Run by the framework with the task's HOST and PORT0 in its environment.
+        MarathonHealthCheck(
+            protocol="COMMAND",
+            command='test -n "$HOST" && test "$PORT0" -gt 0',
+            interval_seconds=1,
+            grace_period_seconds=10,
+        ),
+    ]
+    client.create_app("checked", small_app(cmd=serve, instances=2, health_checks=checks))
+
+    def healthy():
+        app = client.get_app("checked")
+        return app if app.tasks_healthy == 2 and not app.deployments else None
+
+    app = wait_for(healthy, timeout=60, what="2 healthy tasks")
+    results = app.tasks[0].health_check_results
+    assert len(results) == 2 and all(r.alive for r in results)
+    client.delete_app("checked")
+
+
+def test_failing_tasks_back_off_and_are_reported(marathon):
+    client = marathon.client
+    client.create_app(
+        "crasher", small_app(cmd="exit 3", instances=1, backoff_seconds=30, backoff_factor=2)
+    )
+
+    def failed_and_delayed():
+        app = client.get_app("crasher")
+        queued = [q for q in client.list_queue() if q.app.id == "/crasher"]
+        if app.last_task_failure and queued and queued[0].delay.time_left_seconds > 0:
+            return app, queued[0]
+        return None
+
+    app, item = wait_for(failed_and_delayed, timeout=30, what="a failure and a launch delay")
+    assert app.last_task_failure.state == "TASK_FAILED"
+    assert item.count == 1 and not item.delay.overdue
+    first = app.last_task_failure.task_id
+    client.reset_delay("crasher")
+    # Without the delay (30 s) it is launched again at once, and fails again.
+    wait_for(
+        lambda: client.get_app("crasher").last_task_failure.task_id != first,
+        timeout=10,
+        what="a relaunch right after the delay was reset",
+    )
+    client.delete_app("crasher", force=True)
+
+
+def test_unique_hostname_leaves_extra_instances_queued(marathon):
+    client = marathon.client
+    client.create_app("spread", small_app(instances=2, constraints=[["hostname", "UNIQUE"]]))
+    wait_for(lambda: client.get_app("spread").tasks_running == 1, what="one task running")
+    time.sleep(2)  # more offers come and go: the single agent may not take a second one
+    assert client.get_app("spread").tasks_running == 1
+    (item,) = [q for q in client.list_queue() if q.app.id == "/spread"]
+    assert item.count == 1
+    client.delete_app("spread", force=True)
+
+
+def test_event_stream_reports_status_updates(marathon):
+    client = marathon.client
+    events = []
+
+    def listen():
+        for event in client.event_stream(event_types=["status_update_event", "deployment_success"]):
+            events.append(event)
+            if event.event_type == "deployment_success" and event.id == deployment[0]:
+                return
+
+    deployment = [None]
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    wait_for(
+        lambda: client.get_metrics()["counters"]["service.mesosphere.marathon.events.subscribers"][
+            "count"
+        ],
+        what="the event stream to attach",
+    )
+    deployment[0] = client.create_app("evented", small_app(instances=1)).deployments[0].id
+    listener.join(timeout=30)
+    assert not listener.is_alive()
+    statuses = [
+        e.task_status
+        for e in events
+        if e.event_type == "status_update_event" and e.app_id == "/evented"
+    ]
+    assert statuses[-1] == "TASK_RUNNING"
+    client.delete_app("evented")
