@@ -22,7 +22,7 @@ from mesos_py import __version__
 from mesos_py.marathon import appdef
 from mesos_py.marathon.appdef import AppError, InvalidJSON, canonical_path, parse_bool
 from mesos_py.marathon.events import EventStream
-from mesos_py.marathon.scheduler import Conflict, Deployment, Marathon
+from mesos_py.marathon.scheduler import Conflict, Deployment, Marathon, NotFound
 
 log = Logger()
 
@@ -109,6 +109,8 @@ class MarathonAPI(resource.Resource):
     def _write_error(self, request: server.Request, exc: BaseException) -> bytes:
         if isinstance(exc, Reply):
             return self._encode(request, exc)
+        if isinstance(exc, NotFound):
+            return self._encode(request, _message(404, f"'{exc}' does not exist"))
         if isinstance(exc, AppError):
             return self._encode(request, Reply(exc.status, exc.body))
         if isinstance(exc, Conflict):

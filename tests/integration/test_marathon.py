@@ -12,6 +12,8 @@ import threading
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from marathon.exceptions import MarathonHttpError, NotFoundError
 from marathon.models import MarathonApp, MarathonHealthCheck
 
@@ -316,3 +318,50 @@ def test_event_stream_reports_status_updates(marathon):
     ]
     assert statuses[-1] == "TASK_RUNNING"
     client.delete_app("evented")
+
+
+FIELDS = [
+    "id",
+    "cmd",
+    "args",
+    "cpus",
+    "mem",
+    "disk",
+    "instances",
+    "env",
+    "labels",
+    "constraints",
+    "healthChecks",
+    "upgradeStrategy",
+    "portDefinitions",
+    "ports",
+    "backoffFactor",
+    "killSelection",
+    "container",
+    "requirePorts",
+    "fetch",
+    "uris",
+]
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 70000) | st.floats(-2, 5) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from([*FIELDS, "protocol", "port", "value"]), inner, max_size=3
+        )
+    ),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.dictionaries(st.sampled_from(FIELDS), JSON_VALUES, max_size=6))
+def test_random_app_bodies_never_crash_the_daemon(marathon, body):
+    body.setdefault("id", "/fuzz")
+    body["instances"] = 0  # whatever is accepted must not launch anything
+    status, answer = request(marathon.address, "PUT", "/v2/apps/fuzz?force=true", body)
+    assert status in (200, 201, 400, 422), answer
+    if status >= 400:
+        assert answer["message"] in ("Invalid JSON", "Object is not valid") and answer["details"]
