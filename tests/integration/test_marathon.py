@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from marathon.exceptions import MarathonHttpError, NotFoundError
 from marathon.models import MarathonApp, MarathonHealthCheck
 
-from tests.integration.harness import running_cluster, wait_for
+from tests.integration.harness import Daemon, free_port, running_cluster, wait_for
 from tests.integration.marathon_support import (
     MarathonInstance,
     request,
@@ -365,3 +365,31 @@ def test_random_app_bodies_never_crash_the_daemon(marathon, body):
     assert status in (200, 201, 400, 422), answer
     if status >= 400:
         assert answer["message"] in ("Invalid JSON", "Object is not valid") and answer["details"]
+
+
+def test_local_with_marathon(tmp_path):
+    """``mesos-py local --with-marathon``: master, agent and Marathon in one process."""
+    from marathon import MarathonClient
+
+    port, api_port = free_port(), free_port()
+    local = Daemon(
+        [
+            "local",
+            "--agents=1",
+            f"--port={port}",
+            f"--work_dir={tmp_path / 'local'}",
+            "--with-marathon",
+            f"--marathon_port={api_port}",
+        ],
+        tmp_path / "local.log",
+    )
+    try:
+        address = f"127.0.0.1:{api_port}"
+        wait_for(lambda: request(address, "GET", "/v2/info")[1]["frameworkId"], what="subscribed")
+        client = MarathonClient(f"http://{address}")
+        client.create_app("local-app", small_app(instances=2))
+        wait_deployed(client, "local-app", 2)
+        client.delete_app("local-app")
+        wait_for(lambda: not client.list_tasks(), what="the tasks to end")
+    finally:
+        local.stop()
