@@ -636,7 +636,12 @@ class Marathon:
 
     @defer.inlineCallbacks
     def kill_tasks(self, records: list[TaskRecord], scale: bool, force: bool = False):
-        """Kill tasks; with ``scale`` the apps shrink by as many (a deployment each)."""
+        """Kill tasks; with ``scale`` the apps shrink by as many (a deployment each).
+
+        The tasks are marked first, so that converging on the smaller count
+        kills these and no others.
+        """
+        yield defer.gatherResults([self.kill_task(r) for r in records], consumeErrors=True)
         deployments = []
         if scale:
             by_app: dict[str, int] = {}
@@ -647,7 +652,6 @@ class Marathon:
                 target = {**app, "instances": max(0, app["instances"] - count)}
                 dep = yield self.put_app(target, force=True)
                 deployments.append(dep)
-        yield defer.gatherResults([self.kill_task(r) for r in records], consumeErrors=True)
         return deployments
 
     @defer.inlineCallbacks

@@ -393,3 +393,16 @@ def test_local_with_marathon(tmp_path):
         wait_for(lambda: not client.list_tasks(), what="the tasks to end")
     finally:
         local.stop()
+
+
+def test_kill_with_scale_shrinks_the_app_by_exactly_those_tasks(marathon):
+    client = marathon.client
+    client.create_app("shrink", small_app(instances=3))
+    ids = sorted(t.id for t in wait_deployed(client, "shrink", 3).tasks)
+    result = client.kill_task("shrink", ids[0], scale=True)
+    assert "deploymentId" in result
+    app = wait_deployed(client, "shrink", 2)
+    assert app.instances == 2
+    time.sleep(1)
+    assert sorted(t.id for t in client.get_app("shrink").tasks) == ids[1:]
+    client.delete_app("shrink")
