@@ -69,6 +69,13 @@ class TaskRecord:
     started_at: float | None = None
     killing: bool = False
 
+    def stored(self) -> dict[str, Any]:
+        """The record as stored (``dataclasses.asdict`` is several times slower)."""
+        body = dict(vars(self))
+        body["ports"] = list(self.ports)
+        body["attributes"] = dict(self.attributes)
+        return body
+
     def api_json(self, app: dict | None, checks: list[health.CheckState] | None) -> dict:
         body: dict[str, Any] = {
             "id": self.task_id,
@@ -278,7 +285,7 @@ class Marathon:
             self._send_kill(record)  # a kill lost in a failover: send it again
         if changed:
             self.converge_soon()
-            return self.state.save_task(task_id, asdict(record))
+            return self.state.save_task(task_id, record.stored())
         return None
 
     def _unknown_task(self, status: dict) -> defer.Deferred | None:
@@ -309,7 +316,7 @@ class Marathon:
         )
         self.tasks[task_id] = record
         log.info("adopted running task {t} of {a}", t=task_id, a=app_id)
-        return self.state.save_task(task_id, asdict(record))
+        return self.state.save_task(task_id, record.stored())
 
     def _task_ended(self, record: TaskRecord, status: dict) -> defer.Deferred:
         state = status["state"]
@@ -428,7 +435,7 @@ class Marathon:
 
     def _launch(self, driver: Any, offer_id: str, launches: list[tuple]) -> None:
         """Write the task records, then launch: a new leader knows what may be running."""
-        saved = [self.state.save_task(r.task_id, asdict(r)) for r, _ in launches]
+        saved = [self.state.save_task(r.task_id, r.stored()) for r, _ in launches]
 
         def launch(_: Any) -> defer.Deferred:
             self.launched_total += len(launches)
@@ -495,7 +502,7 @@ class Marathon:
         if record.killing:
             return defer.succeed(None)
         record.killing = True
-        saved = self.state.save_task(record.task_id, asdict(record))
+        saved = self.state.save_task(record.task_id, record.stored())
         self._send_kill(record)
         return saved
 
