@@ -230,7 +230,7 @@ class MarathonAPI(resource.Resource):
         body.update(marathon.counts(app_id))
         body["deployments"] = [{"id": i} for i in marathon.locks(app_id)]
         if "tasks" in embed:
-            body["tasks"] = [marathon.task_json(t) for t in marathon._live_tasks(app_id)]
+            body["tasks"] = [marathon.task_json(t) for t in marathon.app_tasks(app_id)]
         if "lastTaskFailure" in embed and app.last_failure:
             body["lastTaskFailure"] = app.last_failure
         if "readiness" in embed:
@@ -304,7 +304,7 @@ class MarathonAPI(resource.Resource):
         if suffix.startswith("/tasks"):
             self._app(app_id)
             if method == "GET" and not match["task"]:
-                tasks = self.marathon._live_tasks(app_id)
+                tasks = self.marathon.app_tasks(app_id)
                 return {"tasks": [self.marathon.task_json(t) for t in tasks]}
             self._allow(method, "DELETE")
             return self._kill_app_tasks(request, app_id, match["task"])
@@ -381,7 +381,7 @@ class MarathonAPI(resource.Resource):
             return self._kill(request, [record], one=True)
         host = self._arg(request, "host")
         records = [
-            r for r in self.marathon._live_tasks(app_id) if host in (None, "*") or r.host == host
+            r for r in self.marathon.app_tasks(app_id) if host in (None, "*") or r.host == host
         ]
         return self._kill(request, records, one=False)
 

@@ -167,6 +167,7 @@ class Marathon:
         self.apps: dict[str, AppRecord] = {}
         self.versions: dict[str, dict[str, dict]] = {}
         self.tasks: dict[str, TaskRecord] = {}
+        self._by_app: dict[str, dict[str, TaskRecord]] = {}  # the same records, by app
         self.deployments: dict[str, Deployment] = {}
         self.health: dict[str, list[health.CheckState]] = {}
         self.backoff = LaunchBackoff()
@@ -190,8 +191,8 @@ class Marathon:
         for app_id, record in snapshot.apps.items():
             self.apps[app_id] = AppRecord(record["app"], record["generation"])
         self.versions = snapshot.versions
-        for task_id, record in snapshot.tasks.items():
-            self.tasks[task_id] = TaskRecord(**record)
+        for record in snapshot.tasks.values():
+            self._add_task(TaskRecord(**record))
         for deployment_id, record in snapshot.deployments.items():
             self.deployments[deployment_id] = Deployment(**record)
 
@@ -314,13 +315,14 @@ class Marathon:
             staged_at=float(status.get("timestamp", self.clock.seconds())),
             started_at=self.clock.seconds() if state == "TASK_RUNNING" else None,
         )
-        self.tasks[task_id] = record
+        self._add_task(record)
         log.info("adopted running task {t} of {a}", t=task_id, a=app_id)
         return self.state.save_task(task_id, record.stored())
 
     def _task_ended(self, record: TaskRecord, status: dict) -> defer.Deferred:
         state = status["state"]
         del self.tasks[record.task_id]
+        del self._by_app[record.app_id][record.task_id]
         self.health.pop(record.task_id, None)
         if self.health_checker is not None:
             self.health_checker.forget(record.task_id)
@@ -425,7 +427,7 @@ class Marathon:
                     attributes=attributes,
                     staged_at=now,
                 )
-                self.tasks[task_id] = record
+                self._add_task(record)
                 launches.append((record, matching.task_info(definition, task_id, offer, claim)))
                 if rules:
                     placed.append(constraints.placement_values(rules, hostname, attributes))
@@ -451,8 +453,12 @@ class Marathon:
 
     # -- converging -----------------------------------------------------------------
 
-    def _live_tasks(self, app_id: str) -> list[TaskRecord]:
-        return [t for t in self.tasks.values() if t.app_id == app_id]
+    def _add_task(self, record: TaskRecord) -> None:
+        self.tasks[record.task_id] = record
+        self._by_app.setdefault(record.app_id, {})[record.task_id] = record
+
+    def app_tasks(self, app_id: str) -> list[TaskRecord]:
+        return list(self._by_app.get(app_id, {}).values())
 
     def is_ready(self, record: TaskRecord, app: AppRecord) -> bool:
         has_checks = bool(app.definition["healthChecks"])
@@ -465,7 +471,7 @@ class Marathon:
             deployment.LiveTask(
                 t.task_id, t.generation, self.is_ready(t, app), t.killing, t.staged_at
             )
-            for t in self._live_tasks(definition["id"])
+            for t in self.app_tasks(definition["id"])
         ]
         strategy = definition["upgradeStrategy"]
         return deployment.converge(
@@ -514,7 +520,7 @@ class Marathon:
 
     def _maybe_finish(self, dep: Deployment) -> None:
         if dep.target is None:
-            done = not self._live_tasks(dep.app_id)
+            done = not self.app_tasks(dep.app_id)
             if done:
                 self.apps.pop(dep.app_id, None)
                 self.versions.pop(dep.app_id, None)
@@ -526,7 +532,7 @@ class Marathon:
             live = (
                 [
                     deployment.LiveTask(t.task_id, t.generation, self.is_ready(t, app), t.killing)
-                    for t in self._live_tasks(dep.app_id)
+                    for t in self.app_tasks(dep.app_id)
                 ]
                 if app
                 else []
@@ -636,7 +642,7 @@ class Marathon:
         yield self.state.save_deployment(dep.deployment_id, asdict(dep))
         self.deployments[dep.deployment_id] = dep
         self.events.publish("deployment_info", plan=dep.plan_json(), currentStep=1)
-        for record in self._live_tasks(app_id):
+        for record in self.app_tasks(app_id):
             self.kill_task(record)
         self.converge_soon()
         return dep
@@ -698,7 +704,7 @@ class Marathon:
     def counts(self, app_id: str) -> dict[str, int]:
         app = self.apps[app_id]
         staged = running = healthy = unhealthy = 0
-        for record in self._live_tasks(app_id):
+        for record in self.app_tasks(app_id):
             if record.state == "TASK_RUNNING":
                 running += 1
             elif record.state in ("TASK_STAGING", "TASK_STARTING"):

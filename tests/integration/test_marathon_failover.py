@@ -139,7 +139,12 @@ def test_standby_takes_over_without_killing_tasks(cluster, instances):
     assert ids < {t.id for t in app.tasks}
     # The old leader comes back as a standby that names the new leader.
     instances.restart(leader)
-    info = wait_for(lambda: instances.members[leader].info(), what="the old leader's info")
+
+    def detected() -> dict | None:
+        info = instances.members[leader].info()
+        return info if info["leader"] else None
+
+    info = wait_for(detected, what="the restarted instance to find the leader")
     assert not info["elected"]
     assert info["leader"] == new.address
     status, _ = request(instances.members[leader].address, "GET", "/v2/apps")
