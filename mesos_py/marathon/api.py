@@ -530,7 +530,10 @@ class MarathonAPI(resource.Resource):
         }
 
 
-_SELECTOR = re.compile(r"^\s*([^!=\s]+)\s*(==|!=|\s+in\s+|\s+notin\s+)?\s*(.*?)\s*$")
+_SELECTOR = re.compile(
+    r"^\s*(?P<key>[^!=\s]+)\s*(?:(?P<op>==|!=)\s*(?P<value>.*?)"
+    r"|\s(?P<set_op>in|notin)\s*\((?P<choices>.*)\))?\s*$"
+)
 
 
 def label_matches(selector: str, labels: dict[str, str]) -> bool:
@@ -539,19 +542,16 @@ def label_matches(selector: str, labels: dict[str, str]) -> bool:
         match = _SELECTOR.match(term)
         if not match:
             return False
-        key, op, value = match.groups()
-        op = (op or "").strip()
-        if not op:
-            if key not in labels:
-                return False
-        elif op == "==":
-            if labels.get(key) != value:
-                return False
-        elif op == "!=":
-            if labels.get(key) == value:
-                return False
+        key = match["key"]
+        if match["op"] == "==":
+            ok = labels.get(key) == match["value"]
+        elif match["op"] == "!=":
+            ok = labels.get(key) != match["value"]
+        elif match["set_op"]:
+            choices = {v.strip() for v in match["choices"].split(",")}
+            ok = (labels.get(key) in choices) == (match["set_op"] == "in")
         else:
-            choices = {v.strip() for v in value.strip("()").split(",")}
-            if (labels.get(key) in choices) != (op == "in"):
-                return False
+            ok = key in labels
+        if not ok:
+            return False
     return True

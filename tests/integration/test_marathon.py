@@ -209,8 +209,11 @@ def test_info_leader_queue_metrics_and_groups(marathon):
     info = client.get_info()
     assert info.elected and info.leader == marathon.address
     assert client.get_leader() == {"leader": marathon.address}
-    client.create_app("/grp/one", small_app(instances=1))
+    client.create_app("/grp/one", small_app(instances=1, labels={"team": "a"}))
     wait_deployed(client, "/grp/one", 1)
+    assert [a.id for a in client.list_apps(label="team==a")] == ["/grp/one"]
+    assert client.list_apps(label="team in (b, c)") == []
+    assert [a.id for a in client.list_apps(cmd="SLEEP", app_id="grp/")] == ["/grp/one"]
     group = client.get_group("/grp")
     assert [a.id for a in group.apps] == ["/grp/one"]
     assert [g.id for g in client.list_groups()] == ["/grp"]
@@ -286,7 +289,16 @@ def test_unique_hostname_leaves_extra_instances_queued(marathon):
     assert client.get_app("spread").tasks_running == 1
     (item,) = [q for q in client.list_queue() if q.app.id == "/spread"]
     assert item.count == 1
-    client.delete_app("spread", force=True)
+    # The deployment cannot finish; cancelling it (without force) rolls back: the app goes.
+    (deployment,) = [d for d in client.list_deployments() if "/spread" in d.affected_apps]
+    assert deployment.current_actions[0].app == "/spread"
+    with pytest.raises(MarathonHttpError) as locked:
+        client.scale_app("spread", 3)
+    assert locked.value.status_code == 409
+    rollback = client.delete_deployment(deployment.id)
+    assert rollback["deploymentId"] != deployment.id
+    wait_for(lambda: "/spread" not in [a.id for a in client.list_apps()], what="the rollback")
+    wait_for(lambda: not client.list_tasks(), what="its task to end")
 
 
 def test_event_stream_reports_status_updates(marathon):
