@@ -23,6 +23,7 @@ from twisted.logger import Logger
 
 from mesos_py.common.flags import Flag, add_flags, boolean
 from mesos_py.common.http import make_site
+from mesos_py.common.identity import advertised_ip
 from mesos_py.common.zk_layout import parse_zk_url
 from mesos_py.common.zookeeper import ZooKeeper
 from mesos_py.framework.driver import SchedulerDriver
@@ -177,9 +178,7 @@ class MarathonService(service.MultiService):
             )
             self._elected()
         else:
-            ip = self.options.http_address
-            if ip in ("0.0.0.0", ""):
-                ip = socket.gethostbyname(self.hostname) if self.options.hostname else "127.0.0.1"
+            ip = advertised_ip(self.options.http_address, None)
             self.election = FrameworkElection(
                 self.reactor,
                 self.zk,

@@ -49,14 +49,17 @@ class Instances:
         return MarathonInstance(log, self.cluster.zk_url, self.zk_url)
 
     def leader(self, timeout: float = 30.0) -> int:
+        """The index of the elected instance, once every live instance names it."""
+
         def elected() -> int | None:
-            flags = []
-            for member in self.members:
-                try:
-                    flags.append(bool(member.daemon.alive() and member.info()["elected"]))
-                except OSError:
-                    flags.append(False)
-            return flags.index(True) + 1 if flags.count(True) == 1 else None
+            infos = [m.info() if m.daemon.alive() else None for m in self.members]
+            leaders = [i for i, info in enumerate(infos) if info and info["elected"]]
+            if len(leaders) != 1:
+                return None
+            address = self.members[leaders[0]].address
+            if any(info and info["leader"] != address for info in infos):
+                return None
+            return leaders[0] + 1
 
         return wait_for(elected, timeout, what="one elected Marathon instance") - 1
 
