@@ -418,3 +418,36 @@ def test_kill_with_scale_shrinks_the_app_by_exactly_those_tasks(marathon):
     time.sleep(1)
     assert sorted(t.id for t in client.get_app("shrink").tasks) == ids[1:]
     client.delete_app("shrink")
+
+
+def test_update_rollback_and_bulk_task_deletion(marathon):
+    client = marathon.client
+    client.create_app("versioned", small_app(instances=2))
+    first = wait_deployed(client, "versioned", 2)
+    client.update_app("versioned", MarathonApp(cmd="sleep 2000"))
+    updated = wait_deployed(client, "versioned", 2)
+    assert updated.cmd == "sleep 2000" and updated.version != first.version
+    assert not {t.id for t in first.tasks} & {t.id for t in updated.tasks}, "a config change rolls"
+    versions = client.list_versions("versioned")
+    assert versions[0] == updated.version and first.version in versions
+    assert client.get_version("versioned", first.version).cmd == "sleep 1000"
+
+    client.rollback_app("versioned", first.version)
+    rolled = wait_deployed(client, "versioned", 2)
+    assert rolled.cmd == "sleep 1000"
+
+    ids = [t.id for t in rolled.tasks]
+    assert client.kill_given_tasks([ids[0]]) is True
+    wait_for(
+        lambda: (
+            ids[0] not in {t.id for t in client.list_tasks("versioned")}
+            and len(client.list_tasks("versioned")) == 2
+        ),
+        what="the deleted task to be replaced",
+    )
+    killed = client.kill_tasks("versioned", host="*", scale=True)
+    assert "deploymentId" in killed
+    wait_deployed(client, "versioned", 0)
+    assert client.get_app("versioned").instances == 0
+    assert not client.list_tasks("versioned")
+    client.delete_app("versioned")
