@@ -28,6 +28,7 @@ from mesos_py.master.leadership import (
     leader_authority,
 )
 from mesos_py.master.master import Master, MasterConfig
+from mesos_py.master.operator_api import OperatorAPI, add_maintenance_endpoints
 from mesos_py.master.registrar import FileStore, MemoryStore, Registrar, ZooKeeperStore
 from mesos_py.master.scheduler_api import SchedulerAPI
 
@@ -158,11 +159,12 @@ def build_resource_tree(master: Master, leadership: Any) -> resource.Resource:
     master_tree.putChild(b"teardown", _Teardown(master, leadership))
     master_tree.putChild(b"flags", GetResource(lambda r: {"flags": master.flags}))
 
-    scheduler = SchedulerAPI(master, leadership)
+    add_maintenance_endpoints(master_tree, master, leadership)
     api = resource.Resource()
-    v1 = resource.Resource()
+    v1 = OperatorAPI(master, leadership)
     api.putChild(b"v1", v1)
-    v1.putChild(b"scheduler", scheduler)
+    v1.putChild(b"scheduler", SchedulerAPI(master, leadership))
+    v1.putChild(b"operator", v1)  # pymesos' operator driver posts here
     master_tree.putChild(b"api", api)
 
     metrics = resource.Resource()
