@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class LiveTask:
-    """A task that is not terminal yet, as ``converge`` sees it."""
+class LiveTask(NamedTuple):
+    """A task that is not terminal yet, as ``converge`` sees it (a tuple: cheap to make)."""
 
     task_id: str
     generation: str

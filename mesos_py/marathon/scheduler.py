@@ -1,8 +1,10 @@
 """The Marathon scheduler: apps, tasks and deployments, kept converging on the reactor.
 
-``Marathon`` is the framework's brain and the driver's ``Scheduler``.  Every
-change is written to the store before it is acted on or acknowledged: a task
-record before its launch, a status before its ACKNOWLEDGE.  After every
+``Marathon`` is the framework's brain and the driver's ``Scheduler``.  What a
+new leader could not learn from the master is written to the store before it
+is acted on: a task record before its launch, a kill before it is sent, a
+task's end before its terminal update is acknowledged (intermediate states
+are answered again by reconciliation).  After every
 (re)subscription it first reconciles the stored tasks with the master, adopts
 what still runs, and only then launches what is missing, so a leader change
 (of the framework or of the master) kills or duplicates nothing.
@@ -40,6 +42,7 @@ TERMINAL_STATES = frozenset(
 )
 RECONCILE_TIMEOUT = 10.0  # seconds to wait for answers before launching anyway
 DECLINE_SECONDS = 5.0
+CONVERGE_DELAY = 0.2  # coalesces the converging asked for by bursts of status updates
 
 
 class Conflict(Exception):
@@ -285,8 +288,10 @@ class Marathon:
         if record.killing and record.state != "TASK_KILLING":
             self._send_kill(record)  # a kill lost in a failover: send it again
         if changed:
+            # Not written: after a failover the master's reconciliation answers the
+            # state again. What it cannot answer (the task exists, a kill was meant)
+            # is stored at launch and at kill time.
             self.converge_soon()
-            return self.state.save_task(task_id, record.stored())
         return None
 
     def _unknown_task(self, status: dict) -> defer.Deferred | None:
@@ -460,24 +465,25 @@ class Marathon:
     def app_tasks(self, app_id: str) -> list[TaskRecord]:
         return list(self._by_app.get(app_id, {}).values())
 
-    def is_ready(self, record: TaskRecord, app: AppRecord) -> bool:
+    def live_tasks(self, app: AppRecord) -> list[deployment.LiveTask]:
+        """The app's tasks as ``converge`` sees them (ready: running, and healthy if checked)."""
         has_checks = bool(app.definition["healthChecks"])
-        running = record.state == "TASK_RUNNING"
-        return health.is_ready(self.health.get(record.task_id, []), has_checks, running)
-
-    def _decide(self, app: AppRecord) -> deployment.Decision:
-        definition = app.definition
-        live = [
-            deployment.LiveTask(
-                t.task_id, t.generation, self.is_ready(t, app), t.killing, t.staged_at
+        live = []
+        for t in self.app_tasks(app.definition["id"]):
+            running = t.state == "TASK_RUNNING"
+            ready = running and (
+                not has_checks or health.is_ready(self.health.get(t.task_id, []), True, True)
             )
-            for t in self.app_tasks(definition["id"])
-        ]
+            live.append(deployment.LiveTask(t.task_id, t.generation, ready, t.killing, t.staged_at))
+        return live
+
+    def _decide(self, app: AppRecord, live: list[deployment.LiveTask] | None = None):
+        definition = app.definition
         strategy = definition["upgradeStrategy"]
         return deployment.converge(
             definition["instances"],
             app.generation,
-            live,
+            self.live_tasks(app) if live is None else live,
             strategy["minimumHealthCapacity"],
             strategy["maximumOverCapacity"],
             definition["killSelection"] == "YOUNGEST_FIRST",
@@ -486,20 +492,22 @@ class Marathon:
     def converge_soon(self) -> None:
         """Converge once shortly, however many events ask for it meanwhile."""
         if self._soon is None or not self._soon.active():
-            self._soon = self.clock.callLater(0.05, self.converge)
+            self._soon = self.clock.callLater(CONVERGE_DELAY, self.converge)
 
     def converge(self) -> None:
         """Kill what must go, ask for offers when something is missing, end deployments."""
         if not self.reconciled or self.driver is None:
             return
         missing = False
-        for app in list(self.apps.values()):
-            decision = self._decide(app)
+        live_by_app = {}
+        for app_id, app in list(self.apps.items()):
+            live = live_by_app[app_id] = self.live_tasks(app)
+            decision = self._decide(app, live)
             for task_id in decision.kill:
                 self.kill_task(self.tasks[task_id])
             missing = missing or decision.launch > 0
         for dep in list(self.deployments.values()):
-            self._maybe_finish(dep)
+            self._maybe_finish(dep, live_by_app.get(dep.app_id, []))
         if missing and not self._wants_offers:
             self._wants_offers = True
             self.driver.revive().addErrback(self._log_call, "revive")
@@ -509,8 +517,12 @@ class Marathon:
             return defer.succeed(None)
         record.killing = True
         saved = self.state.save_task(record.task_id, record.stored())
-        self._send_kill(record)
-        return saved
+
+        def send(result: Any) -> Any:
+            self._send_kill(record)  # even if the write failed: the kill is wanted now
+            return result
+
+        return saved.addBoth(send)
 
     def _send_kill(self, record: TaskRecord) -> None:
         if self.driver is not None:
@@ -518,7 +530,9 @@ class Marathon:
                 self._log_call, "kill"
             )
 
-    def _maybe_finish(self, dep: Deployment) -> None:
+    def _maybe_finish(self, dep: Deployment, live: list[deployment.LiveTask]) -> None:
+        """End ``dep`` when its app reached the target (``live``: as converging saw it)."""
+        app = self.apps.get(dep.app_id)
         if dep.target is None:
             done = not self.app_tasks(dep.app_id)
             if done:
@@ -528,15 +542,6 @@ class Marathon:
                 self.state.delete_app(dep.app_id)
                 self.events.publish("app_terminated_event", appId=dep.app_id)
         else:
-            app = self.apps.get(dep.app_id)
-            live = (
-                [
-                    deployment.LiveTask(t.task_id, t.generation, self.is_ready(t, app), t.killing)
-                    for t in self.app_tasks(dep.app_id)
-                ]
-                if app
-                else []
-            )
             done = app is not None and deployment.is_complete(
                 app.definition["instances"], app.generation, live
             )
