@@ -58,6 +58,22 @@ def _agent(options: argparse.Namespace) -> int:
     return _run_services(build)
 
 
+def _marathon(options: argparse.Namespace) -> int:
+    from mesos_py.marathon.service import MarathonService
+
+    return _run_services(lambda reactor: MarathonService(options, reactor))
+
+
+def _local_marathon(master_address: str, options: argparse.Namespace, reactor: Any) -> Any:
+    """The Marathon-compatible framework for ``local --with-marathon`` (state in memory)."""
+    from mesos_py.marathon.service import MarathonService, add_marathon_arguments
+
+    parser = argparse.ArgumentParser(add_help=False)
+    add_marathon_arguments(parser)
+    argv = ["--master", master_address, "--http_port", str(options.marathon_port)]
+    return MarathonService(parser.parse_args([*argv, "--http_address", options.ip]), reactor)
+
+
 def _local(options: argparse.Namespace) -> int:
     from mesos_py.agent.service import add_agent_arguments, make_agent_service
     from mesos_py.master.service import MasterService, add_master_arguments
@@ -94,6 +110,10 @@ def _local(options: argparse.Namespace) -> int:
             agent = make_agent_service(agent_parser.parse_args(argv), reactor)
             agent.shut_down_on_stop = True  # an embedded cluster leaves no orphans
             agent.setServiceParent(root)
+        if options.with_marathon:
+            marathon = _local_marathon(f"{master.config.ip}:{master.port}", options, reactor)
+            marathon.setServiceParent(root)
+            print(f"mesos-py local: Marathon API on port {options.marathon_port}", flush=True)
         print(
             f"mesos-py local: master at http://{master.config.ip}:{master.port} "
             f"with {options.agents} agent(s); work_dir {work_dir}",
@@ -119,6 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--port", type=int, default=5050, help="master port (0: any free port)")
     local.add_argument("--work_dir", default=None, help="directory for the agents' sandboxes")
     local.add_argument("--agent_resources", default=None, help="--resources for every agent")
+    local.add_argument(
+        "--with-marathon", action="store_true", help="also run the Marathon-compatible framework"
+    )
+    local.add_argument("--marathon_port", type=int, default=8080, help="its REST API port")
+    from mesos_py.marathon.service import add_marathon_arguments
+
+    add_marathon_arguments(
+        commands.add_parser("marathon", help="run the Marathon-compatible framework")
+    )
     add_execute_arguments(commands.add_parser("execute", help="run one command task"))
     from mesos_py.operator_cli import add_operator_commands
 
@@ -140,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mesos_py.execute import run_execute
 
         return run_execute(options)
-    return {"master": _master, "agent": _agent, "local": _local}[options.subcommand](options)
+    commands = {"master": _master, "agent": _agent, "local": _local, "marathon": _marathon}
+    return commands[options.subcommand](options)
 
 
 if __name__ == "__main__":
