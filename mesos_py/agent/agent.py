@@ -759,8 +759,10 @@ class Agent:
 
     def _checkpoint_agent(self) -> None:
         paths = self._paths()
-        checkpoint.write_json(os.path.join(paths.agent(), "slave.info"), self.agent_info())
-        checkpoint.atomic_write(paths.boot_id, checkpoint.current_boot_id().encode())
+        checkpoint.write_json(
+            os.path.join(paths.agent(), "slave.info"), self.agent_info(), durable=True
+        )
+        checkpoint.atomic_write(paths.boot_id, checkpoint.current_boot_id().encode(), durable=True)
         sandbox.point_link(paths.latest, self.agent_id or "", durable=True)
 
     def _task_dir(self, executor: Executor, task_id: str) -> str:
