@@ -9,11 +9,14 @@ set -euo pipefail
 # util-linux: setsid (process groups for agents/executors)
 # procps: ps, pgrep, kill for inspecting and stopping processes
 # default-jre-headless, zookeeper: ZooKeeper 3.8 for master election (HA) tests
+# chromium, chromium-driver: headless browser for the web UI tests (driven by Playwright)
 PACKAGES=(
     util-linux
     procps
     default-jre-headless
     zookeeper
+    chromium
+    chromium-driver
 )
 
 check_only=false

@@ -15,7 +15,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http, resource, server
 
-from mesos_py.common import recordio
+from mesos_py.common import prometheus, recordio
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -80,6 +80,11 @@ def make_site(root: resource.Resource, max_body_bytes: int = DEFAULT_MAX_BODY_BY
     site = QuietSite(root, requestFactory=request_factory)
     site.noisy = False
     return site
+
+
+def query_args(request: server.Request) -> dict[str, str]:
+    """The query's arguments, first value of each, as text."""
+    return {k.decode(): v[0].decode(errors="replace") for k, v in request.args.items() if v}
 
 
 def write_json(request: server.Request, body: Any, code: int = 200) -> bytes:
@@ -173,6 +178,21 @@ class GetResource(resource.Resource):
             return write_json(request, self._produce(request))
         except HTTPError as error:
             return write_error(request, error)
+
+
+class PrometheusResource(resource.Resource):
+    """``/metrics``: the families ``produce()`` returns, in Prometheus' text format.
+
+    Not a leaf, so children such as ``/metrics/snapshot`` stay reachable.
+    """
+
+    def __init__(self, produce: Callable[[], Any]) -> None:
+        super().__init__()
+        self._produce = produce
+
+    def render_GET(self, request: server.Request) -> bytes:
+        request.setHeader(b"content-type", prometheus.CONTENT_TYPE.encode())
+        return prometheus.encode(self._produce())
 
 
 class EventStream:

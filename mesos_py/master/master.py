@@ -22,6 +22,7 @@ from twisted.logger import Logger
 from mesos_py import MESOS_API_VERSION
 from mesos_py.allocator.drf import AllocatorError, DRFAllocator, effective_refuse_seconds
 from mesos_py.common.http import EventStream
+from mesos_py.common.prometheus import Histogram
 from mesos_py.common.protocol import DEFAULT_HEARTBEAT_INTERVAL, TASK_STATES, id_value, ident
 from mesos_py.common.resources import ResourceError, Resources
 from mesos_py.master import registry, validation
@@ -122,6 +123,9 @@ class Master:
         self.offers: dict[str, Offer] = {}
         self.metrics: collections.Counter = collections.Counter()
         self.allocation_run_ms: collections.deque[float] = collections.deque(maxlen=1000)
+        self.allocation_run_seconds = Histogram()
+        # From a status's creation (its timestamp) to the master relaying it.
+        self.status_update_latency = Histogram()
         self._next_framework = 0
         self._next_agent = 0
         self._next_offer = 0
@@ -250,7 +254,9 @@ class Master:
         self._allocation_pending = None
         started = time.perf_counter()
         allocations = self.allocator.allocate(self.clock.seconds())
-        self.allocation_run_ms.append((time.perf_counter() - started) * 1000)
+        elapsed = time.perf_counter() - started
+        self.allocation_run_ms.append(elapsed * 1000)
+        self.allocation_run_seconds.observe(elapsed)
         self.metrics["allocator/mesos/allocation_runs"] += 1
         by_framework: dict[str, list[Offer]] = collections.defaultdict(list)
         for allocation in allocations:
@@ -270,6 +276,7 @@ class Master:
         for framework_id, offers in by_framework.items():
             framework = self.frameworks[framework_id]
             framework.counters["offers/sent"] += len(offers)
+            self.metrics["master/offers_sent"] += len(offers)
             framework.send(
                 {
                     "type": "OFFERS",
@@ -1010,6 +1017,8 @@ class Master:
         status = self.maintainer.decorate(agent, status)
         task = framework.tasks.get(status["task_id"]["value"])
         if task is not None and task.agent_id == agent.agent_id:
+            if status.get("timestamp") and status.get("uuid") != task.pending_uuid:
+                self.status_update_latency.observe(max(0.0, time.time() - status["timestamp"]))
             self._apply_state(task, status, latest_state)
             if status.get("uuid"):
                 task.pending_uuid = status["uuid"]

@@ -1,5 +1,6 @@
 import pytest
 
+from tests.integration.ha_cluster import running_ha_cluster
 from tests.integration.harness import running_cluster
 from tests.integration.zookeeper import Ensemble
 
@@ -29,3 +30,10 @@ def ensemble(tmp_path_factory):
         yield zk
     finally:
         zk.stop()
+
+
+@pytest.fixture
+def ha_cluster(ensemble, tmp_path):
+    """Two masters on the module's ZooKeeper ensemble, one agent following them."""
+    with running_ha_cluster(tmp_path / "ha", ensemble, masters=2, agents=1) as running:
+        yield running
