@@ -7,7 +7,7 @@ spread evenly over the minute (``--burst``: all at the same second).  Every
 task appends its task id (which names its instant) and the time it started
 (``date +%s.%N``) to one file; lateness = start - instant.
 
-Usage: python bench/chronos_lateness.py [--jobs 1000] [--minutes 2] [--burst] [--checkpoint]
+Usage: python bench/chronos_lateness.py [--jobs 1000] [--minutes 2] [--burst] [--no-checkpoint]
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def main() -> int:
     try:
         ensemble.wait_serving()
         cluster.start()
-        extra = ["--mesos_checkpoint"] if options.checkpoint else []
+        extra = ["--mesos_checkpoint=false"] if options.no_checkpoint else []
         instance = ChronosInstance(
             base / "chronos.log", cluster.address, ensemble.url("/chronos"), extra
         )
@@ -114,7 +114,7 @@ def main() -> int:
         expected = options.jobs * options.minutes
         distinct = len({task_id for task_id, _ in records})
         shape = "burst" if options.burst else "spread over the minute"
-        print(f"jobs: {options.jobs}, {shape}, checkpoint {options.checkpoint}")
+        print(f"jobs: {options.jobs}, {shape}, checkpoint {not options.no_checkpoint}")
         print(f"adding the jobs with chronos-python: {add_seconds:.1f} s")
         print(
             f"instants due in {options.minutes} min: {expected}; started: {len(records)} "

@@ -50,9 +50,8 @@ CHRONOS_FLAGS = [
     ),
     Flag(
         "mesos_checkpoint",
-        "ask agents to checkpoint the tasks (they survive an agent restart; costs "
-        "agent disk writes per task, see docs/performance.md)",
-        False,
+        "ask agents to checkpoint the tasks, so that they survive an agent restart",
+        True,
         boolean,
     ),
     Flag("failure_retry", "delay before a failed attempt is retried", 60.0, duration),
