@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 from twisted.internet import defer, task
+from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.web.client import Agent, HTTPConnectionPool
 
 from mesos_py.client.scheduler import SchedulerClient
@@ -49,6 +50,26 @@ class Stats:
             self.errors.append(message)
 
 
+class _DirectEndpoints:
+    """Connects to the master's IP literal directly.
+
+    A plain ``Agent`` resolves every host name, even an IP literal, with
+    ``getaddrinfo`` in Twisted's thread pool: a real agent does that once on its
+    own machine, but a thousand simulated agents re-registering at once queue
+    behind ten threads for seconds, which the benchmark would charge to the master.
+    """
+
+    def __init__(self, reactor: Any) -> None:
+        self.reactor = reactor
+
+    def endpointForURI(self, uri: Any) -> TCP4ClientEndpoint:
+        return TCP4ClientEndpoint(self.reactor, uri.host.decode(), uri.port, timeout=10)
+
+
+def _http_agent(reactor: Any, pool: HTTPConnectionPool) -> Agent:
+    return Agent.usingEndpointFactory(reactor, _DirectEndpoints(reactor), pool=pool)
+
+
 class SimAgent:
     """One agent: its link and its one-at-a-time calls; tasks are only pretended."""
 
@@ -62,7 +83,7 @@ class SimAgent:
         # calls reuse another.
         self.pool = HTTPConnectionPool(reactor, persistent=True)
         self.pool.maxPersistentPerHost = 1
-        self.http = Agent(reactor, pool=self.pool, connectTimeout=10)
+        self.http = _http_agent(reactor, self.pool)
         self.agent_id: str | None = None
         self.stream_id: str | None = None
         self.subscription: http_client.Subscription | None = None
@@ -143,7 +164,7 @@ class SimAgent:
         self.pool.closeCachedConnections()
         self.pool = HTTPConnectionPool(self.reactor, persistent=True)
         self.pool.maxPersistentPerHost = 1
-        self.http = Agent(self.reactor, pool=self.pool, connectTimeout=10)
+        self.http = _http_agent(self.reactor, self.pool)
         return self.register()
 
     def _event(self, event: Any) -> None:

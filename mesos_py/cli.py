@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -41,9 +42,36 @@ def _master(options: argparse.Namespace) -> int:
 
 
 def _agent(options: argparse.Namespace) -> int:
+    """SIGTERM stops the agent and leaves its tasks running; SIGUSR1 kills them first."""
     from mesos_py.agent.service import make_agent_service
 
-    return _run_services(lambda reactor: make_agent_service(options, reactor))
+    def build(reactor: Any) -> service.Service:
+        agent = make_agent_service(options, reactor)
+
+        def shut_down(_signum: int, _frame: Any) -> None:
+            agent.shut_down_on_stop = True
+            reactor.callFromThread(reactor.stop)
+
+        signal.signal(signal.SIGUSR1, shut_down)
+        return agent
+
+    return _run_services(build)
+
+
+def _marathon(options: argparse.Namespace) -> int:
+    from mesos_py.marathon.service import MarathonService
+
+    return _run_services(lambda reactor: MarathonService(options, reactor))
+
+
+def _local_marathon(master_address: str, options: argparse.Namespace, reactor: Any) -> Any:
+    """The Marathon-compatible framework for ``local --with-marathon`` (state in memory)."""
+    from mesos_py.marathon.service import MarathonService, add_marathon_arguments
+
+    parser = argparse.ArgumentParser(add_help=False)
+    add_marathon_arguments(parser)
+    argv = ["--master", master_address, "--http_port", str(options.marathon_port)]
+    return MarathonService(parser.parse_args([*argv, "--http_address", options.ip]), reactor)
 
 
 def _local(options: argparse.Namespace) -> int:
@@ -79,7 +107,19 @@ def _local(options: argparse.Namespace) -> int:
             ]
             if options.agent_resources:
                 argv += ["--resources", options.agent_resources]
-            make_agent_service(agent_parser.parse_args(argv), reactor).setServiceParent(root)
+            agent = make_agent_service(agent_parser.parse_args(argv), reactor)
+            agent.shut_down_on_stop = True  # an embedded cluster leaves no orphans
+            agent.setServiceParent(root)
+        if options.with_marathon:
+            marathon = _local_marathon(f"{master.config.ip}:{master.port}", options, reactor)
+            marathon.setServiceParent(root)
+            print(f"mesos-py local: Marathon API on port {options.marathon_port}", flush=True)
+        if options.with_chronos:
+            address = f"{master.config.ip}:{master.port}"
+            _local_chronos(options, address, reactor).setServiceParent(root)
+            print(
+                f"mesos-py local: chronos at http://{options.ip}:{options.chronos_port}", flush=True
+            )
         print(
             f"mesos-py local: master at http://{master.config.ip}:{master.port} "
             f"with {options.agents} agent(s); work_dir {work_dir}",
@@ -90,8 +130,26 @@ def _local(options: argparse.Namespace) -> int:
     return _run_services(build)
 
 
+def _chronos(options: argparse.Namespace) -> int:
+    from mesos_py.chronos.service import ChronosService
+
+    return _run_services(lambda reactor: ChronosService(options, reactor))
+
+
+def _local_chronos(options: argparse.Namespace, master_address: str, reactor: Any) -> Any:
+    """``local --with-chronos``: a Chronos instance keeping its jobs in memory."""
+    from mesos_py.chronos.service import ChronosService, add_chronos_arguments
+
+    parser = argparse.ArgumentParser(add_help=False)
+    add_chronos_arguments(parser)
+    argv = ["--master", master_address, "--http_address", options.ip]
+    argv += ["--http_port", str(options.chronos_port)]
+    return ChronosService(parser.parse_args(argv), reactor)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mesos_py.agent.service import add_agent_arguments
+    from mesos_py.chronos.service import add_chronos_arguments
     from mesos_py.execute import add_execute_arguments
     from mesos_py.master.service import add_master_arguments
 
@@ -105,11 +163,31 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--port", type=int, default=5050, help="master port (0: any free port)")
     local.add_argument("--work_dir", default=None, help="directory for the agents' sandboxes")
     local.add_argument("--agent_resources", default=None, help="--resources for every agent")
+    local.add_argument(
+        "--with-marathon", action="store_true", help="also run the Marathon-compatible framework"
+    )
+    local.add_argument("--marathon_port", type=int, default=8080, help="its REST API port")
+    local.add_argument("--with-chronos", action="store_true", help="also run a Chronos instance")
+    local.add_argument("--chronos_port", type=int, default=4400, help="Chronos API port")
+    from mesos_py.marathon.service import add_marathon_arguments
+
+    add_marathon_arguments(
+        commands.add_parser("marathon", help="run the Marathon-compatible framework")
+    )
     add_execute_arguments(commands.add_parser("execute", help="run one command task"))
+    add_chronos_arguments(commands.add_parser("chronos", help="run the Chronos job scheduler"))
+    from mesos_py.operator_cli import add_operator_commands
+
+    add_operator_commands(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from mesos_py.operator_cli import COMMANDS, operator_main
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in COMMANDS:  # skips importing the daemons: a faster start
+        return operator_main(args)
     options = build_parser().parse_args(argv)
     if options.subcommand == "local" and options.agents < 0:
         print("error: --agents must be >= 0", file=sys.stderr)
@@ -118,7 +196,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mesos_py.execute import run_execute
 
         return run_execute(options)
-    return {"master": _master, "agent": _agent, "local": _local}[options.subcommand](options)
+    commands = {
+        "master": _master,
+        "agent": _agent,
+        "local": _local,
+        "marathon": _marathon,
+        "chronos": _chronos,
+    }
+    return commands[options.subcommand](options)
 
 
 if __name__ == "__main__":

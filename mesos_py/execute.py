@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import uuid
 from typing import Any
@@ -16,7 +17,11 @@ from mesos_py.common.resources import ResourceError, Resources
 
 
 def add_execute_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--master", required=True, help="leading master as HOST:PORT")
+    parser.add_argument(
+        "--master",
+        default=os.environ.get("MESOS_MASTER"),
+        help="leading master as HOST:PORT, or zk://host:port,.../path (default $MESOS_MASTER)",
+    )
     parser.add_argument("--command", required=True, help="shell command to run")
     parser.add_argument("--name", default=None, help="task name (default: a generated one)")
     parser.add_argument("--resources", default="cpus:0.1;mem:32", help="task resources")
@@ -28,6 +33,17 @@ def add_execute_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_execute(options: argparse.Namespace) -> int:
+    if not options.master:
+        print("error: no master: pass --master or set MESOS_MASTER", file=sys.stderr)
+        return 2
+    if options.master.startswith("zk://"):
+        from mesos_py.operator_cli import CommandFailed, leader_from_zookeeper
+
+        try:
+            options.master = leader_from_zookeeper(options.master)
+        except CommandFailed as failure:
+            print(f"error: {failure}", file=sys.stderr)
+            return 1
     try:
         wanted = Resources.parse(options.resources)
     except ResourceError as exc:

@@ -2,6 +2,7 @@
 # Install the unmodified reference clients into a virtualenv:
 #   pymesos==0.3.15   (Mesos v1 scheduler/executor client; compatibility tests drive it)
 #   marathon==0.13.0  (Marathon REST client)
+#   chronos-python==1.2.1 (Chronos REST client; works unpatched)
 #
 # pymesos depends on http-parser==0.9.0, whose shipped, pre-generated parser.c does not
 # compile against Python 3.11. We rebuild it from its own parser.pyx with Cython < 3 and
@@ -13,6 +14,7 @@ set -euo pipefail
 PYMESOS_VERSION=0.3.15
 HTTP_PARSER_VERSION=0.9.0
 MARATHON_VERSION=0.13.0
+CHRONOS_VERSION=1.2.1
 
 if [ "$#" -ne 1 ]; then
     echo "usage: $0 VENV" >&2
@@ -28,22 +30,23 @@ fi
 repo_root=$(cd "$(dirname "$0")/.." && pwd)
 wheel_cache="$repo_root/.cache/wheels"
 
-# True when the C parser imports and all three distributions are at the pinned versions.
+# True when the C parser imports and every distribution is at its pinned version.
 already_installed() {
-    "$py" - "$PYMESOS_VERSION" "$HTTP_PARSER_VERSION" "$MARATHON_VERSION" 2>/dev/null <<'EOF'
+    "$py" - "$PYMESOS_VERSION" "$HTTP_PARSER_VERSION" "$MARATHON_VERSION" "$CHRONOS_VERSION" \
+        2>/dev/null <<'EOF'
 import sys
 from importlib.metadata import version
 
 import http_parser.parser  # noqa: F401  (the compiled extension, not the pure-Python fallback)
 import pymesos  # noqa: F401
 
-wanted = dict(zip(["pymesos", "http-parser", "marathon"], sys.argv[1:]))
+wanted = dict(zip(["pymesos", "http-parser", "marathon", "chronos-python"], sys.argv[1:]))
 sys.exit(any(version(name) != v for name, v in wanted.items()))
 EOF
 }
 
 if already_installed; then
-    echo "install-pymesos: pymesos $PYMESOS_VERSION, http-parser $HTTP_PARSER_VERSION and marathon $MARATHON_VERSION already in $venv"
+    echo "install-pymesos: pymesos $PYMESOS_VERSION, http-parser $HTTP_PARSER_VERSION, marathon $MARATHON_VERSION and chronos-python $CHRONOS_VERSION already in $venv"
     exit 0
 fi
 
@@ -106,8 +109,9 @@ else
 fi
 
 pip install --quiet "$wheel_cache/$wheel_name"
-echo "install-pymesos: installing pymesos==$PYMESOS_VERSION marathon==$MARATHON_VERSION"
-pip install --quiet "pymesos==$PYMESOS_VERSION" "marathon==$MARATHON_VERSION"
+echo "install-pymesos: installing pymesos==$PYMESOS_VERSION marathon==$MARATHON_VERSION chronos-python==$CHRONOS_VERSION"
+pip install --quiet "pymesos==$PYMESOS_VERSION" "marathon==$MARATHON_VERSION" \
+    "chronos-python==$CHRONOS_VERSION"
 
 "$py" -c 'import http_parser.parser; from pymesos import MesosSchedulerDriver, MesosExecutorDriver'
 if ! already_installed; then

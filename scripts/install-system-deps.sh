@@ -10,7 +10,8 @@ set -euo pipefail
 # procps: ps, pgrep, kill for inspecting and stopping processes
 # default-jre-headless, zookeeper: ZooKeeper 3.8 for master election (HA) tests
 # debootstrap, systemd-container, iproute2, openssh-client: the local test machines
-#   (scripts/machines.py: Debian image, systemd-nspawn, bridge, ssh into the machines)
+#   (tools/machines: Debian image, systemd-nspawn, bridge, ssh into the machines)
+# chromium, chromium-driver: headless browser for the web UI tests (driven by Playwright)
 PACKAGES=(
     util-linux
     procps
@@ -20,6 +21,8 @@ PACKAGES=(
     systemd-container
     iproute2
     openssh-client
+    chromium
+    chromium-driver
 )
 
 check_only=false

@@ -71,6 +71,7 @@ from mesos_py.agent.model import (
 from mesos_py.agent.status_updates import StatusUpdateManager
 from mesos_py.common.durations import format_duration
 from mesos_py.common.http import EventStream
+from mesos_py.common.prometheus import Histogram
 from mesos_py.common.protocol import TERMINAL_STATES, id_value, ident, new_status_uuid
 from mesos_py.common.resources import Resources
 
@@ -138,6 +139,8 @@ class Agent:
         self.frameworks: dict[str, Framework] = {}
         self.completed_frameworks: deque[Framework] = deque(maxlen=MAX_COMPLETED_FRAMEWORKS)
         self.counters: Counter[str] = Counter()
+        # From a status's creation to the framework's acknowledgement reaching this agent.
+        self.status_update_ack_latency = Histogram()
         self.updates = StatusUpdateManager(
             reactor, self._forward_update, config.status_update_retry_interval_min
         )
@@ -169,15 +172,29 @@ class Agent:
 
     @defer.inlineCallbacks
     def stop(self):
-        """Kill everything this agent runs, unregister, close the link.
+        """Stop serving and leave everything running, checkpointed (Mesos' SIGTERM).
 
-        Until agent recovery exists, processes left behind would be orphans
-        nobody tracks, so a stopping agent ends them.
+        The next agent on this work_dir recovers the tasks, so restarting or
+        upgrading an agent loses none; frameworks that do not checkpoint lose
+        theirs at that recovery, as in Mesos.
         """
+        self._stop_timers()
+        yield self.link.stop()
+
+    def _stop_timers(self) -> None:
         self._stopping = True
         self.updates.pause()
         if self._disk_watch is not None and self._disk_watch.active():
             self._disk_watch.cancel()
+
+    @defer.inlineCallbacks
+    def shutdown(self):
+        """Kill everything this agent runs, unregister and forget it (Mesos' SIGUSR1).
+
+        For taking a machine out of the cluster, and for ``mesos-py local``,
+        whose agents must not leave orphans behind.
+        """
+        self._stop_timers()
         exits = [self._destroy(e) for f in self.frameworks.values() for e in f.executors.values()]
         if self.link.registered:
             try:
@@ -523,6 +540,9 @@ class Agent:
         if acknowledged is None:
             log.debug("Ignoring stale acknowledgement for task {id}", id=task_id)
             return
+        if acknowledged.get("timestamp"):
+            waited = time.time() - acknowledged["timestamp"]
+            self.status_update_ack_latency.observe(max(0.0, waited))
         entry = self._tasks.get((framework_id, task_id))
         if entry is None:
             return
@@ -739,8 +759,10 @@ class Agent:
 
     def _checkpoint_agent(self) -> None:
         paths = self._paths()
-        checkpoint.write_json(os.path.join(paths.agent(), "slave.info"), self.agent_info())
-        checkpoint.atomic_write(paths.boot_id, checkpoint.current_boot_id().encode())
+        checkpoint.write_json(
+            os.path.join(paths.agent(), "slave.info"), self.agent_info(), durable=True
+        )
+        checkpoint.atomic_write(paths.boot_id, checkpoint.current_boot_id().encode(), durable=True)
         sandbox.point_link(paths.latest, self.agent_id or "", durable=True)
 
     def _task_dir(self, executor: Executor, task_id: str) -> str:

@@ -13,6 +13,7 @@ import grp
 import os
 import pwd
 import stat
+from collections.abc import Callable
 from typing import Any
 
 from twisted.web import http, resource, server, static
@@ -20,8 +21,15 @@ from twisted.web import http, resource, server, static
 from mesos_py.agent import sandbox
 from mesos_py.agent.agent import Agent
 from mesos_py.agent.executor_api import ExecutorAPI
+from mesos_py.agent.prometheus_metrics import agent_metrics
 from mesos_py.common.attributes import attributes_flat
-from mesos_py.common.http import GetResource, HTTPError, write_error, write_json
+from mesos_py.common.http import (
+    GetResource,
+    HTTPError,
+    PrometheusResource,
+    write_error,
+    write_json,
+)
 from mesos_py.common.identity import BUILD_INFO
 from mesos_py.common.resources import Resources
 
@@ -237,8 +245,13 @@ class _Health(resource.Resource):
         return b""
 
 
-def build_resource_tree(agent: Agent) -> resource.Resource:
-    """Every agent endpoint, at ``/<name>`` and at ``/slave(1)/<name>``."""
+def build_resource_tree(
+    agent: Agent, zk_state: Callable[[], str | None] = lambda: None
+) -> resource.Resource:
+    """Every agent endpoint, at ``/<name>`` and at ``/slave(1)/<name>``.
+
+    ``zk_state()`` gives the ZooKeeper session's state for ``/metrics`` (None: no ZooKeeper).
+    """
     sandboxes = Sandboxes(agent)
     files = resource.Resource()
     for name, endpoint in (("browse", Browse), ("read", Read), ("download", Download)):
@@ -250,7 +263,7 @@ def build_resource_tree(agent: Agent) -> resource.Resource:
     api.putChild(b"v1", v1)
     v1.putChild(b"executor", ExecutorAPI(agent))
 
-    metrics = resource.Resource()
+    metrics = PrometheusResource(lambda: agent_metrics(agent, zk_state))
     metrics.putChild(b"snapshot", GetResource(lambda r: agent.metrics()))
     monitor = resource.Resource()
     statistics = GetResource(lambda r: agent.statistics())

@@ -211,7 +211,11 @@ class MasterLink:
                 "Master refused REGISTER with {code}: {message}", code=result.code, message=message
             )
             if result.code == 403:
+                bound = self._bound
                 self._refused(message)
+                # Refused again and again (its machine is DOWN for maintenance, say):
+                # keep backing off rather than knock every second.
+                self._bound = bound
             self._schedule_attempt()
             return
         self._subscription = result

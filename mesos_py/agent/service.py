@@ -108,15 +108,21 @@ class AgentService(service.MultiService):
         super().__init__()
         self.reactor = reactor
         self.agent = Agent(make_agent_config(options), reactor, isolator=make_isolator(options))
-        self.site = make_site(build_resource_tree(self.agent))
+        self.site = make_site(build_resource_tree(self.agent, self._zk_state))
         self._bind_ip = options.ip
         self._listening = None
+        # Stopping leaves the tasks running for the next agent to recover, unless
+        # this is set (SIGUSR1, or an embedded agent): then it kills them first.
+        self.shut_down_on_stop = False
         self.zk: ZooKeeper | None = None
         if self.agent.config.master.startswith("zk://"):
             self.zk = ZooKeeper(
                 reactor, parse_zk_url(self.agent.config.master), options.zk_session_timeout
             )
             LeaderDetector(self.zk, self._leader_changed)  # it runs on the session's events
+
+    def _zk_state(self) -> str | None:
+        return self.zk.state if self.zk is not None else None
 
     def _leader_changed(self, _node: str | None, info: dict | None) -> None:
         self.agent.link.follow(master_address(info) if info is not None else None)
@@ -140,7 +146,7 @@ class AgentService(service.MultiService):
 
     def stopService(self) -> Any:
         super().stopService()
-        d = self.agent.stop()
+        d = self.agent.shutdown() if self.shut_down_on_stop else self.agent.stop()
         if self.zk is not None:
             d.addBoth(lambda _: self.zk.stop())
         if self._listening is not None:

@@ -20,7 +20,15 @@ log = Logger()
 
 
 class SchedulerError(Exception):
-    """The master refused a call or the subscription."""
+    """The master refused a call or the subscription (``reply`` says how, if it answered)."""
+
+    def __init__(self, message: str, reply: http_client.Reply | None = None) -> None:
+        super().__init__(message)
+        self.reply = reply
+
+
+class SubscriptionRejected(SchedulerError):
+    """The master answered SUBSCRIBE with an ERROR event (e.g. the framework was removed)."""
 
 
 class SchedulerClient:
@@ -47,6 +55,8 @@ class SchedulerClient:
         self.framework_id: str | None = framework_info.get("id", {}).get("value")
         self.stream_id: str | None = None
         self.subscription: http_client.Subscription | None = None
+        # When the stream last carried anything (heartbeats included): a watchdog's input.
+        self.last_event_time: float | None = None
         self._stream_agent = http_client.make_agent(reactor, persistent=False)
         self._calls = http_client.CallClient(reactor, master)
 
@@ -63,6 +73,7 @@ class SchedulerClient:
             self.framework_info["id"] = ident(self.framework_id)
 
         def on_event(event: dict[str, Any]) -> None:
+            self.last_event_time = self.reactor.seconds()
             if event.get("type") == "SUBSCRIBED":
                 self.framework_id = event["subscribed"]["framework_id"]["value"]
                 self.framework_info["id"] = ident(self.framework_id)
@@ -70,7 +81,7 @@ class SchedulerClient:
                     subscribed.callback(event)
                 return
             if event.get("type") == "ERROR" and not subscribed.called:
-                subscribed.errback(SchedulerError(event["error"]["message"]))
+                subscribed.errback(SubscriptionRejected(event["error"]["message"]))
                 return
             if event.get("type") == "HEARTBEAT":
                 return
@@ -82,9 +93,16 @@ class SchedulerClient:
             self._stream_agent, self.base + "/api/v1/scheduler", call, on_event
         )
         if isinstance(result, http_client.Reply):
-            raise SchedulerError(f"SUBSCRIBE refused: {result.code} {result.body.decode()}")
+            message = f"SUBSCRIBE refused: {result.code} {result.body.decode(errors='replace')}"
+            raise SchedulerError(message, result)
         self.subscription = result
         self.stream_id = result.stream_id
+
+        def ended(_: Any) -> None:
+            if not subscribed.called:
+                subscribed.errback(SchedulerError("the stream ended before SUBSCRIBED"))
+
+        result.done.addCallback(ended)
         event = yield subscribed
         return event
 
@@ -98,7 +116,8 @@ class SchedulerClient:
 
         def check(reply: http_client.Reply) -> http_client.Reply:
             if not 200 <= reply.code < 300:
-                raise SchedulerError(f"{call_type} refused: {reply.code} {reply.body.decode()}")
+                body = reply.body.decode(errors="replace")
+                raise SchedulerError(f"{call_type} refused: {reply.code} {body}", reply)
             return reply
 
         return d.addCallback(check)

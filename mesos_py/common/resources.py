@@ -390,6 +390,15 @@ class Resources:
             _merge(d, key, value)
         return Resources._new(d)
 
+    @classmethod
+    def total(cls, bags: Iterable[Resources]) -> Resources:
+        """The sum of many bags, merged into one dict (``sum`` copies it once per bag)."""
+        d: dict[_Key, _Value] = {}
+        for bag in bags:
+            for key, value in bag._d.items():
+                _merge(d, key, value)
+        return cls._new(d)
+
     def __sub__(self, other: Resources) -> Resources:
         if not other._d:
             return self

@@ -43,6 +43,7 @@ class ZooKeeper:
         self.reactor = reactor
         self.url = url
         self.state = SUSPENDED
+        self._started = False
         self._listeners: list[Callable[[str], None]] = []
         auth = [("digest", url.credentials)] if url.credentials else None
         self.acl = None
@@ -81,7 +82,12 @@ class ZooKeeper:
                 log.failure("ZooKeeper state listener failed")
 
     def start(self) -> defer.Deferred:
-        """Start connecting; fires once the first session is established (retries for ever)."""
+        """Start connecting; fires once a session is established (retries for ever).
+
+        Idempotent, so that the services sharing one session may each call it.
+        """
+        if self.state == CONNECTED:
+            return defer.succeed(None)
         connected: defer.Deferred = defer.Deferred()
 
         def first(state: str) -> None:
@@ -90,7 +96,9 @@ class ZooKeeper:
                 connected.callback(None)
 
         self._listeners.append(first)
-        self.client.start_async()
+        if not self._started:
+            self._started = True
+            self.client.start_async()
         return connected
 
     def stop(self) -> defer.Deferred:

@@ -8,7 +8,7 @@ from twisted.web import http, server
 
 from mesos_py.common.http import EventStream, HTTPError, JSONCallResource, read_json_call
 from mesos_py.common.protocol import TASK_STATES, id_value
-from mesos_py.common.resources import ResourceError, Resources
+from mesos_py.common.resources import ResourceError
 from mesos_py.master.master import CallRefused, Master
 
 CALLS = ("REGISTER", "UPDATE", "PONG", "EXECUTOR_EXITED", "MESSAGE", "UNREGISTER")
@@ -100,10 +100,13 @@ class AgentAPI(JSONCallResource):
                 raise HTTPError(http.BAD_REQUEST, f"'register.{key}' must be an array")
         resources = info.get("resources", [])
         try:
-            Resources.from_json(resources if isinstance(resources, list) else [resources])
+            self.master.parse_resources(resources if isinstance(resources, list) else [resources])
         except ResourceError as exc:
             raise HTTPError(http.BAD_REQUEST, f"Invalid 'agent_info.resources': {exc}") from None
+        peer_ip = getattr(request.getClientAddress(), "host", "")
+        refusal = self.master.maintainer.refusal(info["hostname"], peer_ip)
+        if refusal is not None:
+            raise HTTPError(http.FORBIDDEN, refusal)
         link = EventStream(request, self.master.clock, stream_id=str(uuid.uuid4()))
-        peer = request.getClientAddress()
-        self.master.register_agent(register, link, getattr(peer, "host", ""))
+        self.master.register_agent(register, link, peer_ip)
         return server.NOT_DONE_YET

@@ -9,7 +9,6 @@ step by step in tests.
 from __future__ import annotations
 
 import collections
-import json
 import socket
 import struct
 import time
@@ -23,10 +22,12 @@ from twisted.logger import Logger
 from mesos_py import MESOS_API_VERSION
 from mesos_py.allocator.drf import AllocatorError, DRFAllocator, effective_refuse_seconds
 from mesos_py.common.http import EventStream
+from mesos_py.common.prometheus import Histogram
 from mesos_py.common.protocol import DEFAULT_HEARTBEAT_INTERVAL, TASK_STATES, id_value, ident
 from mesos_py.common.resources import ResourceError, Resources
 from mesos_py.master import registry, validation
-from mesos_py.master.model import AgentRecord, Framework, Offer, Task
+from mesos_py.master.maintainer import Maintainer
+from mesos_py.master.model import AgentRecord, CallRefused, Framework, Offer, Task
 from mesos_py.master.registrar import MemoryStore, Registrar
 
 log = Logger()
@@ -47,15 +48,6 @@ class MasterConfig:
     cluster: str | None = None
     weights: tuple[tuple[str, float], ...] = ()
     agent_reregister_timeout: float = 600.0
-
-
-class CallRefused(Exception):
-    """A call the master cannot take: ``code`` is the HTTP status to answer."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def _ip_as_int(ip: str) -> int:
@@ -131,11 +123,15 @@ class Master:
         self.offers: dict[str, Offer] = {}
         self.metrics: collections.Counter = collections.Counter()
         self.allocation_run_ms: collections.deque[float] = collections.deque(maxlen=1000)
+        self.allocation_run_seconds = Histogram()
+        # From a status's creation (its timestamp) to the master relaying it.
+        self.status_update_latency = Histogram()
         self._next_framework = 0
         self._next_agent = 0
         self._next_offer = 0
         self._allocation_pending = None
         self._allocation_loop = None
+        self.maintainer = Maintainer(self)
 
     # ------------------------------------------------------------------ info
 
@@ -171,7 +167,8 @@ class Master:
         weights = {**recovered.weights, **dict(self.config.weights)}
         if weights:
             self.allocator.set_weights(weights)
-        self._store(registry.UpdateWeights(tuple(sorted(weights.items()))))
+        self.store(registry.UpdateWeights(tuple(sorted(weights.items()))))
+        self.maintainer.recover(recovered)
         if self.recovered_agents:
             log.info(
                 "Recovered {n} agent(s) from the registry; waiting {t}s for them to re-register",
@@ -189,7 +186,7 @@ class Master:
         now = time.time()
         for agent_id in missing:
             self.unreachable_agents[agent_id] = now
-            self._store(registry.MarkUnreachable(agent_id, now))
+            self.store(registry.MarkUnreachable(agent_id, now))
         if missing:
             log.warn(
                 "{n} agent(s) did not re-register within {t}s: marked unreachable",
@@ -215,7 +212,7 @@ class Master:
             refuse_seconds=refuse_seconds,
         )
 
-    def _store(self, operation: Any) -> None:
+    def store(self, operation: Any) -> None:
         """Write a registry change; a failed write ends leadership (the registrar says so)."""
         self.registrar.apply(operation).addErrback(lambda _failure: None)
 
@@ -257,7 +254,9 @@ class Master:
         self._allocation_pending = None
         started = time.perf_counter()
         allocations = self.allocator.allocate(self.clock.seconds())
-        self.allocation_run_ms.append((time.perf_counter() - started) * 1000)
+        elapsed = time.perf_counter() - started
+        self.allocation_run_ms.append(elapsed * 1000)
+        self.allocation_run_seconds.observe(elapsed)
         self.metrics["allocator/mesos/allocation_runs"] += 1
         by_framework: dict[str, list[Offer]] = collections.defaultdict(list)
         for allocation in allocations:
@@ -277,10 +276,11 @@ class Master:
         for framework_id, offers in by_framework.items():
             framework = self.frameworks[framework_id]
             framework.counters["offers/sent"] += len(offers)
+            self.metrics["master/offers_sent"] += len(offers)
             framework.send(
                 {
                     "type": "OFFERS",
-                    "offers": {"offers": [self._offer_json(o) for o in offers]},
+                    "offers": {"offers": [self.offer_json(o) for o in offers]},
                 }
             )
 
@@ -303,7 +303,7 @@ class Master:
         agent.offers.add(offer_id)
         return offer
 
-    def _offer_json(self, offer: Offer) -> dict[str, Any]:
+    def offer_json(self, offer: Offer) -> dict[str, Any]:
         agent = self.agents[offer.agent_id]
         framework = self.frameworks[offer.framework_id]
         body: dict[str, Any] = {
@@ -325,6 +325,9 @@ class Master:
         }
         if agent.info.get("attributes"):
             body["attributes"] = agent.info["attributes"]
+        unavailability = self.maintainer.unavailability(agent)
+        if unavailability is not None:
+            body["unavailability"] = unavailability
         executor_ids = list(framework.executors.get(offer.agent_id, {}))
         if executor_ids:
             body["executor_ids"] = [ident(e) for e in executor_ids]
@@ -999,6 +1002,7 @@ class Master:
         agent = self.agents.get(task.agent_id)
         if agent is not None:
             agent.tasks.pop((task.framework_id, task.task_id), None)
+            self.maintainer.task_removed(agent.agent_id)
 
     def status_update(
         self, agent: AgentRecord, framework_id: str, status: dict, latest_state: str | None
@@ -1010,8 +1014,11 @@ class Master:
             self.metrics["master/invalid_status_updates"] += 1
             return
         self.metrics["master/valid_status_updates"] += 1
+        status = self.maintainer.decorate(agent, status)
         task = framework.tasks.get(status["task_id"]["value"])
         if task is not None and task.agent_id == agent.agent_id:
+            if status.get("timestamp") and status.get("uuid") != task.pending_uuid:
+                self.status_update_latency.observe(max(0.0, time.time() - status["timestamp"]))
             self._apply_state(task, status, latest_state)
             if status.get("uuid"):
                 task.pending_uuid = status["uuid"]
@@ -1061,7 +1068,7 @@ class Master:
     def register_agent(self, register: dict, link: EventStream, peer_ip: str = "") -> AgentRecord:
         """Admit an agent (new, or re-registering with its ID) on its new link."""
         info = dict(register["agent_info"])
-        total = Resources.from_json(info.get("resources", []))
+        total = self.parse_resources(info.get("resources", []))
         version = str(register.get("version", MESOS_API_VERSION))
         agent_id = info.get("id", {}).get("value") if isinstance(info.get("id"), dict) else None
         now = time.time()
@@ -1102,7 +1109,7 @@ class Master:
         agent.ip = peer_ip or agent.ip
         agent.connected = True
         agent.pings_missed = 0
-        self._store(registry.AdmitAgent(agent_id, info))
+        self.store(registry.AdmitAgent(agent_id, info))
 
         def closed(_link: EventStream) -> None:
             if agent.link is _link:
@@ -1124,6 +1131,7 @@ class Master:
             }
         )
         self._schedule_ping(agent)
+        self.maintainer.agent_registered(agent)
         log.info(
             "Agent {id} at {host} {what}",
             id=agent_id,
@@ -1167,7 +1175,7 @@ class Master:
                 if framework is not None:
                     framework.send({"type": "UPDATE", "update": {"status": status}})
                 self._complete_task(task)
-        held: dict[tuple[str, str], Resources] = {}
+        held: dict[tuple[str, str], list[Resources]] = collections.defaultdict(list)
         for (framework_id, task_id), task_json in reported.items():
             if (framework_id, task_id) in agent.tasks:
                 continue
@@ -1192,7 +1200,7 @@ class Master:
                 )
                 continue
             try:
-                resources = self._task_resources(task_json.get("resources", []))
+                resources = self.parse_resources(task_json.get("resources", []))
             except (ResourceError, TypeError, ValueError):
                 continue
             task = Task(
@@ -1213,8 +1221,7 @@ class Master:
                 for stale in [t for t in framework.completed_tasks if t.task_id == task_id]:
                     framework.completed_tasks.remove(stale)
             if not task.terminal:
-                key = (framework_id, task.role)
-                held[key] = held[key] + resources if key in held else resources
+                held[(framework_id, task.role)].append(resources)
                 if was_unreachable and not framework.partition_aware:
                     agent.send(
                         {
@@ -1227,9 +1234,11 @@ class Master:
                     )
         # One allocator update per framework and role, not one per task: a failover
         # re-registers every agent with all its tasks at once.
-        for (framework_id, role), resources in held.items():
+        for (framework_id, role), bags in held.items():
             try:
-                self.allocator.add_allocation(framework_id, agent.agent_id, resources, role=role)
+                self.allocator.add_allocation(
+                    framework_id, agent.agent_id, Resources.total(bags), role=role
+                )
             except AllocatorError as exc:
                 log.warn(
                     "Agent {id} reports tasks it has no room for: {error}",
@@ -1237,13 +1246,15 @@ class Master:
                     error=exc,
                 )
 
-    def _task_resources(self, resources_json: Any) -> Resources:
-        """Parse a reported task's resources, reusing the parse of identical ones.
+    def parse_resources(self, resources_json: Any) -> Resources:
+        """Parse an agent's or a reported task's resources, reusing the parse of identical ones.
 
-        Tasks mostly share a few shapes; re-registrations after a failover parse
-        every task of every agent, so this halves the master's work then.
+        Agents and tasks mostly share a few shapes; re-registrations after a
+        failover parse every task of every agent, so this halves the master's
+        work then.  The key is the decoded JSON's ``repr``: exact for equal
+        values, and a different key order merely misses the cache.
         """
-        key = json.dumps(resources_json, sort_keys=True, separators=(",", ":"))
+        key = repr(resources_json)
         parsed = self._parsed_resources.get(key)
         if parsed is None:
             parsed = Resources.from_json(resources_json)
@@ -1302,7 +1313,12 @@ class Master:
         self.remove_agent(agent, "REASON_AGENT_REMOVED", "Agent is unreachable", gone=False)
 
     def remove_agent(
-        self, agent: AgentRecord, reason: str, message: str, gone: bool = True
+        self,
+        agent: AgentRecord,
+        reason: str,
+        message: str,
+        gone: bool = True,
+        partition_aware_state: str = "TASK_UNREACHABLE",
     ) -> None:
         """Forget an agent: its tasks are lost (unreachable) and their frameworks hear of it."""
         if self.agents.get(agent.agent_id) is not agent:
@@ -1321,10 +1337,11 @@ class Master:
         now = time.time()
         if gone:
             self.removed_agent_ids.add(agent.agent_id)
-            self._store(registry.MarkGone(agent.agent_id, now))
+            self.maintainer.agent_gone(agent.agent_id)
+            self.store(registry.MarkGone(agent.agent_id, now))
         else:
             self.unreachable_agents[agent.agent_id] = now
-            self._store(registry.MarkUnreachable(agent.agent_id, now))
+            self.store(registry.MarkUnreachable(agent.agent_id, now))
         self.allocator.remove_agent(agent.agent_id)
         self.metrics["master/slave_removals"] += 1
         affected = set()
@@ -1334,7 +1351,7 @@ class Master:
                 continue
             affected.add(framework)
             if not task.terminal:
-                state = "TASK_UNREACHABLE" if framework.partition_aware else "TASK_LOST"
+                state = partition_aware_state if framework.partition_aware else "TASK_LOST"
                 status = master_status(
                     task.task_id, state, reason, message, agent_id=ident(agent.agent_id)
                 )

@@ -16,6 +16,15 @@ from mesos_py.common.protocol import TERMINAL_STATES
 from mesos_py.common.resources import Resources
 
 
+class CallRefused(Exception):
+    """A call the master cannot take: ``code`` is the HTTP status to answer."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 @dataclass(eq=False)
 class Task:
     task_id: str

@@ -26,7 +26,10 @@ class Registry:
     agents: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> AgentInfo
     unreachable: dict[str, float] = field(default_factory=dict)  # id -> when (epoch s)
     gone: dict[str, float] = field(default_factory=dict)  # id -> when
-    maintenance: dict[str, Any] = field(default_factory=dict)  # /maintenance/schedule JSON
+    # Maintenance.to_registry(): the schedule's windows and the DOWN machines
+    maintenance: dict[str, Any] = field(default_factory=dict)
+    # Deactivated agents (no offers) -> {"drain_info": DrainInfo} when draining, else {}
+    deactivated: dict[str, dict[str, Any]] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
     quotas: dict[str, dict[str, Any]] = field(default_factory=dict)  # role -> QuotaConfig
 
@@ -38,6 +41,7 @@ def encode(registry: Registry) -> bytes:
         "unreachable": registry.unreachable,
         "gone": registry.gone,
         "maintenance": registry.maintenance,
+        "deactivated": registry.deactivated,
         "weights": registry.weights,
         "quotas": registry.quotas,
     }
@@ -70,6 +74,7 @@ def decode(data: bytes) -> Registry:
         maintenance=document.get("maintenance")
         if isinstance(document.get("maintenance"), dict)
         else {},
+        deactivated=_mapping(document, "deactivated", dict),
         weights=_mapping(document, "weights", (int, float)),
         quotas=_mapping(document, "quotas", dict),
     )
@@ -119,8 +124,32 @@ class MarkGone:
             return False
         registry.agents.pop(self.agent_id, None)
         registry.unreachable.pop(self.agent_id, None)
+        registry.deactivated.pop(self.agent_id, None)
         registry.gone[self.agent_id] = self.when
         return True
+
+
+@dataclass(frozen=True)
+class DeactivateAgent:
+    """No offers from this agent; ``drain_info`` when it is being drained."""
+
+    agent_id: str
+    drain_info: dict[str, Any] | None = None
+
+    def apply(self, registry: Registry) -> bool:
+        entry = {"drain_info": self.drain_info} if self.drain_info is not None else {}
+        if registry.deactivated.get(self.agent_id) == entry:
+            return False
+        registry.deactivated[self.agent_id] = entry
+        return True
+
+
+@dataclass(frozen=True)
+class ReactivateAgent:
+    agent_id: str
+
+    def apply(self, registry: Registry) -> bool:
+        return registry.deactivated.pop(self.agent_id, None) is not None
 
 
 @dataclass(frozen=True)
@@ -152,10 +181,12 @@ class UpdateQuota:
 
 @dataclass(frozen=True)
 class UpdateMaintenance:
-    schedule: dict[str, Any]
+    """The whole maintenance state (``Maintenance.to_registry()``)."""
+
+    maintenance: dict[str, Any]
 
     def apply(self, registry: Registry) -> bool:
-        if registry.maintenance == self.schedule:
+        if registry.maintenance == self.maintenance:
             return False
-        registry.maintenance = self.schedule
+        registry.maintenance = self.maintenance
         return True

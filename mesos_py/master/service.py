@@ -14,7 +14,14 @@ from twisted.logger import Logger
 from twisted.web import http, resource, server
 
 from mesos_py.common.flags import add_flags, flags_as_strings
-from mesos_py.common.http import GetResource, HTTPError, make_site, write_error
+from mesos_py.common.http import (
+    GetResource,
+    HTTPError,
+    PrometheusResource,
+    make_site,
+    query_args,
+    write_error,
+)
 from mesos_py.common.identity import BUILD_INFO, advertised_ip
 from mesos_py.common.zk_layout import parse_zk_url
 from mesos_py.common.zookeeper import ZooKeeper
@@ -28,8 +35,11 @@ from mesos_py.master.leadership import (
     leader_authority,
 )
 from mesos_py.master.master import Master, MasterConfig
+from mesos_py.master.operator_api import OperatorAPI, add_maintenance_endpoints
+from mesos_py.master.prometheus_metrics import master_metrics
 from mesos_py.master.registrar import FileStore, MemoryStore, Registrar, ZooKeeperStore
 from mesos_py.master.scheduler_api import SchedulerAPI
+from mesos_py.webui.site import WebUI
 
 log = Logger()
 # A master that lost leadership stops its services; this bounds how long that may take.
@@ -98,11 +108,7 @@ class _Health(resource.Resource):
         return b""
 
 
-def _args(request: server.Request) -> dict[str, str]:
-    return {k.decode(): v[0].decode(errors="replace") for k, v in request.args.items() if v}
-
-
-def build_resource_tree(master: Master, leadership: Any) -> resource.Resource:
+def build_resource_tree(master: Master, leadership: Any, zk: Any = None) -> resource.Resource:
     def leader_only(produce: Any) -> GetResource:
         def guarded(request: server.Request) -> Any:
             leadership.require_leader(request)
@@ -112,12 +118,12 @@ def build_resource_tree(master: Master, leadership: Any) -> resource.Resource:
 
     def tasks(request: server.Request) -> Any:
         try:
-            return state_json.tasks(master, _args(request))
+            return state_json.tasks(master, query_args(request))
         except ValueError as exc:
             raise HTTPError(http.BAD_REQUEST, f"Invalid query: {exc}") from None
 
     def frameworks(request: server.Request) -> Any:
-        wanted = _args(request).get("framework_id")
+        wanted = query_args(request).get("framework_id")
         return {
             "frameworks": [
                 state_json.framework_json(f)
@@ -133,7 +139,7 @@ def build_resource_tree(master: Master, leadership: Any) -> resource.Resource:
         }
 
     def slaves(request: server.Request) -> Any:
-        wanted = _args(request).get("slave_id")
+        wanted = query_args(request).get("slave_id")
         return {
             "slaves": [
                 state_json.agent_json(master, a)
@@ -158,14 +164,15 @@ def build_resource_tree(master: Master, leadership: Any) -> resource.Resource:
     master_tree.putChild(b"teardown", _Teardown(master, leadership))
     master_tree.putChild(b"flags", GetResource(lambda r: {"flags": master.flags}))
 
-    scheduler = SchedulerAPI(master, leadership)
+    add_maintenance_endpoints(master_tree, master, leadership)
     api = resource.Resource()
-    v1 = resource.Resource()
+    v1 = OperatorAPI(master, leadership)
     api.putChild(b"v1", v1)
-    v1.putChild(b"scheduler", scheduler)
+    v1.putChild(b"scheduler", SchedulerAPI(master, leadership))
+    v1.putChild(b"operator", v1)  # pymesos' operator driver posts here
     master_tree.putChild(b"api", api)
 
-    metrics = resource.Resource()
+    metrics = PrometheusResource(lambda: master_metrics(master, zk))
     metrics.putChild(b"snapshot", GetResource(lambda r: state_json.metrics(master)))
 
     internal = resource.Resource()
@@ -240,9 +247,11 @@ class MasterService(service.MultiService):
             )
         else:
             self.leadership = StandaloneLeadership(self.master.master_info)
-        self.site = make_site(
-            build_resource_tree(self.master, self.leadership), options.max_body_bytes
-        )
+        root = build_resource_tree(self.master, self.leadership, self.zk)
+        webui = WebUI(self.master, self.leadership, self.zk, reactor)
+        root.putChild(b"", webui)  # the overview at /
+        root.putChild(b"ui", webui)
+        self.site = make_site(root, options.max_body_bytes)
         self._bind_ip = options.ip
         self._listening = None
 

@@ -38,17 +38,10 @@ def task_json(task: Task) -> dict[str, Any]:
     return body
 
 
-def _framework_used(framework: Framework) -> Resources:
-    used = _sum(t.resources for t in framework.tasks.values() if not t.terminal)
-    for executors in framework.executors.values():
-        used = used + _sum(r for _, r in executors.values())
-    return used
-
-
 def framework_summary(framework: Framework) -> dict[str, Any]:
     info = framework.info
-    used = _framework_used(framework)
-    offered = _sum(o.resources for o in framework.offers.values())
+    used = framework_used(framework)
+    offered = framework_offered(framework)
     body = {
         "id": framework.framework_id,
         "name": info.get("name", ""),
@@ -117,11 +110,33 @@ def _attributes_flat(info: dict[str, Any]) -> dict[str, Any]:
     return attributes_flat(info.get("attributes", []))
 
 
-def agent_json(master: Master, agent: AgentRecord) -> dict[str, Any]:
+def agent_used(master: Master, agent: AgentRecord) -> Resources:
+    """What the agent's live tasks and executors hold."""
     used = _sum(t.resources for t in agent.tasks.values() if not t.terminal)
     for framework in master.frameworks.values():
         used = used + _sum(r for _, r in framework.executors.get(agent.agent_id, {}).values())
-    offered = _sum(master.offers[o].resources for o in agent.offers)
+    return used
+
+
+def agent_offered(master: Master, agent: AgentRecord) -> Resources:
+    return _sum(master.offers[o].resources for o in agent.offers)
+
+
+def framework_used(framework: Framework) -> Resources:
+    """What the framework's live tasks and executors hold."""
+    used = _sum(t.resources for t in framework.tasks.values() if not t.terminal)
+    for executors in framework.executors.values():
+        used = used + _sum(r for _, r in executors.values())
+    return used
+
+
+def framework_offered(framework: Framework) -> Resources:
+    return _sum(o.resources for o in framework.offers.values())
+
+
+def agent_json(master: Master, agent: AgentRecord) -> dict[str, Any]:
+    used = agent_used(master, agent)
+    offered = agent_offered(master, agent)
     body = {
         "id": agent.agent_id,
         "pid": agent.pid,
@@ -143,6 +158,9 @@ def agent_json(master: Master, agent: AgentRecord) -> dict[str, Any]:
     }
     if agent.reregistered_time is not None:
         body["reregistered_time"] = agent.reregistered_time
+    drain_info = master.maintainer.drain_info(agent.agent_id)
+    if drain_info is not None:
+        body["drain_info"] = drain_info
     return body
 
 

@@ -7,10 +7,12 @@ again, and its exit codes are kept for the tests to check.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.integration.harness import (
@@ -188,3 +190,17 @@ class HACluster:
     def logs(self) -> str:
         daemons = [d for d in [*self.masters, *self.agents] if d is not None]
         return "\n".join(f"--- {d.log_path.name} ---\n{d.output()[-5000:]}" for d in daemons)
+
+
+@contextlib.contextmanager
+def running_ha_cluster(work_dir: Path, ensemble: Ensemble, **options) -> Iterator[HACluster]:
+    """An started HACluster, stopped afterwards; its logs are printed when the test fails."""
+    cluster = HACluster(work_dir, ensemble, **options)
+    try:
+        cluster.start()
+        yield cluster
+    except BaseException:
+        print(cluster.logs())
+        raise
+    finally:
+        cluster.stop()

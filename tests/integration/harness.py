@@ -86,6 +86,9 @@ class Daemon:
 
     def __init__(self, argv: list[str], log_path: Path) -> None:
         self.argv = argv
+        # An agent stopped with SIGTERM leaves its tasks running (for the next agent to
+        # recover); tests end theirs with SIGUSR1 so that no task outlives its test.
+        self.stop_signal = signal.SIGUSR1 if argv[0] == "agent" else signal.SIGTERM
         self.log_path = log_path
         self.log = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
@@ -105,7 +108,7 @@ class Daemon:
 
     def stop(self) -> None:
         if self.alive():
-            self.kill(signal.SIGTERM)
+            self.kill(self.stop_signal)
         self.log.close()
 
     def output(self) -> str:

@@ -15,7 +15,7 @@ import time
 import pytest
 from kazoo.client import KazooClient
 
-from tests.integration.ha_cluster import HACluster
+from tests.integration.ha_cluster import HACluster, running_ha_cluster
 from tests.integration.harness import get_json, wait_for
 from tests.integration.pymesos_support import PymesosFramework, command_task
 from tests.integration.zookeeper import Ensemble, missing_reason
@@ -28,28 +28,12 @@ pytestmark = [
 SESSION_TIMEOUT = 4.0
 
 
-@pytest.fixture(scope="module")
-def ensemble(tmp_path_factory):
-    zk = Ensemble(tmp_path_factory.mktemp("zookeeper"))
-    zk.start()
-    try:
-        zk.wait_serving()
-        yield zk
-    finally:
-        zk.stop()
-
-
 @pytest.fixture
 def cluster(ensemble, tmp_path):
-    running = HACluster(tmp_path / "ha", ensemble, session_timeout=f"{SESSION_TIMEOUT:g}secs")
-    try:
-        running.start()
+    with running_ha_cluster(
+        tmp_path / "ha", ensemble, session_timeout=f"{SESSION_TIMEOUT:g}secs"
+    ) as running:
         yield running
-    except BaseException:
-        print(running.logs())
-        raise
-    finally:
-        running.stop()
 
 
 def zk_children(ensemble: Ensemble, path: str) -> dict[str, bytes]:

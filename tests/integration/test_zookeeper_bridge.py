@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NoNodeError
 from twisted.internet import defer, reactor, task
-from twisted.trial import unittest
 
 from mesos_py.common import zookeeper
 from mesos_py.common.zk_detector import LeaderDetector
+from mesos_py.common.zk_election import ZooKeeperElection
 from mesos_py.common.zk_layout import ZkUrl, parse_zk_url
-from mesos_py.master.leadership import ZooKeeperLeadership
 from mesos_py.master.registrar import Registrar, ZooKeeperStore
 from mesos_py.master.registry import AdmitAgent
-from tests.integration.zookeeper import Ensemble, missing_reason
+from tests.integration.zookeeper import EnsembleTestCase, missing_reason
 
 pytestmark = [
     pytest.mark.integration,
@@ -50,21 +46,7 @@ def expire(zk: zookeeper.ZooKeeper, hosts: str) -> None:
     other.close()
 
 
-class BridgeTest(unittest.TestCase):
-    timeout = 120
-    ensemble: Ensemble
-
-    @classmethod
-    def setUpClass(cls) -> None:
-        cls.ensemble = Ensemble(Path(tempfile.mkdtemp(prefix="zk-bridge-")), size=1)
-        cls.ensemble.start()
-        cls.ensemble.wait_serving()
-
-    @classmethod
-    def tearDownClass(cls) -> None:
-        cls.ensemble.stop()
-        shutil.rmtree(cls.ensemble.base, ignore_errors=True)
-
+class BridgeTest(EnsembleTestCase):
     def url(self, credentials: str | None = None) -> ZkUrl:
         return ZkUrl(self.ensemble.hosts, f"/t-{time.monotonic_ns()}", credentials)
 
@@ -161,7 +143,7 @@ class BridgeTest(unittest.TestCase):
                 "port": 1000,
                 "pid": name,
             }
-            leadership = ZooKeeperLeadership(
+            leadership = ZooKeeperElection(
                 reactor,
                 zk,
                 lambda: info,

@@ -12,8 +12,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
+
+from twisted.trial import unittest
 
 ZOOKEEPER_JAR = Path("/usr/share/java/zookeeper.jar")
 CONF_DIR = Path("/etc/zookeeper/conf")  # log configuration only
@@ -148,3 +151,21 @@ class Ensemble:
             if log.exists():
                 parts.append(f"--- zk{i + 1} ---\n" + log.read_text(errors="replace")[-3000:])
         return "\n".join(parts)
+
+
+class EnsembleTestCase(unittest.TestCase):
+    """Trial tests against one real ZooKeeper server, started once per class."""
+
+    timeout = 120
+    ensemble: Ensemble
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.ensemble = Ensemble(Path(tempfile.mkdtemp(prefix="zk-trial-")), size=1)
+        cls.ensemble.start()
+        cls.ensemble.wait_serving()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.ensemble.stop()
+        shutil.rmtree(cls.ensemble.base, ignore_errors=True)

@@ -594,6 +594,7 @@ class StopTest(unittest.TestCase):
             for run in getattr(e.runner, "_runs", {}).values()
         ]
         pids.append(h.agent.frameworks["F1"].executors["E1"].runner.process.pid)
+        h.service.shut_down_on_stop = True
         yield h.service.stopService()
         for pid in pids:
             self.assertRaises(ProcessLookupError, os.kill, pid, 0)

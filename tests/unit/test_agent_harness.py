@@ -252,6 +252,7 @@ class AgentHarness:
     @defer.inlineCallbacks
     def stop(self):
         if self.service.running:
+            self.service.shut_down_on_stop = True  # no task outlives its test
             yield self.service.stopService()
         for link in self.master.links:
             link.close()

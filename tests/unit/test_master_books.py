@@ -87,6 +87,21 @@ def status(agent, state, uuid):
     }
 
 
+def acknowledge(master, framework, agent, uuid):
+    """The framework acknowledges the update ``uuid`` of task "t"."""
+    master.handle_call(
+        framework,
+        "ACKNOWLEDGE",
+        {
+            "acknowledge": {
+                "agent_id": {"value": agent.agent_id},
+                "task_id": {"value": "t"},
+                "uuid": uuid,
+            }
+        },
+    )
+
+
 def test_offers_are_sent_to_a_subscribed_framework():
     _, _, agent, _, stream = started_master()
     (offer,) = stream.of_type("OFFERS")[0]["offers"]["offers"]
@@ -131,17 +146,7 @@ def test_acknowledging_the_terminal_update_completes_the_task():
     framework, task = launch_one(master, stream, agent)
     uuid = new_status_uuid()
     master.status_update(agent, framework.framework_id, status(agent, "TASK_FAILED", uuid), None)
-    master.handle_call(
-        framework,
-        "ACKNOWLEDGE",
-        {
-            "acknowledge": {
-                "agent_id": {"value": agent.agent_id},
-                "task_id": {"value": "t"},
-                "uuid": uuid,
-            }
-        },
-    )
+    acknowledge(master, framework, agent, uuid)
     assert "t" not in framework.tasks and list(framework.completed_tasks) == [task]
     assert link.of_type("ACKNOWLEDGE")[-1]["acknowledge"]["uuid"] == uuid
 

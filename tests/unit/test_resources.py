@@ -411,6 +411,14 @@ def test_add(a: str, b: str, total: str) -> None:
     assert P(b) + P(a) == P(total)
 
 
+def test_total_is_the_sum_and_leaves_its_bags_alone() -> None:
+    bags = [P("cpus:0.001;ports:[1-5]"), P("cpus:0.001;mem:16;ports:[6-9]")] * 500
+    assert Resources.total(bags) == sum(bags, Resources())
+    assert Resources.total(bags) == P("cpus:1;mem:8000;ports:[1-9]")
+    assert bags[0] == P("cpus:0.001;ports:[1-5]")
+    assert Resources.total([]) == Resources()
+
+
 def test_add_keeps_exact_thousandths() -> None:
     total = Resources()
     for _ in range(1000):
