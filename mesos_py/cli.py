@@ -90,8 +90,20 @@ def _local(options: argparse.Namespace) -> int:
     return _run_services(build)
 
 
+def _check_config(options: argparse.Namespace) -> int:
+    from mesos_py.config_check import ConfigError, check_file
+
+    try:
+        print(check_file(options.daemon, options.path))
+    except ConfigError as exc:
+        print(f"error: {options.path}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mesos_py.agent.service import add_agent_arguments
+    from mesos_py.config_check import add_check_config_arguments
     from mesos_py.execute import add_execute_arguments
     from mesos_py.master.service import add_master_arguments
 
@@ -106,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     local.add_argument("--work_dir", default=None, help="directory for the agents' sandboxes")
     local.add_argument("--agent_resources", default=None, help="--resources for every agent")
     add_execute_arguments(commands.add_parser("execute", help="run one command task"))
+    add_check_config_arguments(
+        commands.add_parser("check-config", help="validate a master's or agent's flags file")
+    )
     return parser
 
 
@@ -118,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from mesos_py.execute import run_execute
 
         return run_execute(options)
-    return {"master": _master, "agent": _agent, "local": _local}[options.subcommand](options)
+    commands = {"master": _master, "agent": _agent, "local": _local, "check-config": _check_config}
+    return commands[options.subcommand](options)
 
 
 if __name__ == "__main__":
