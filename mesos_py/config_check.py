@@ -67,7 +67,7 @@ def _unknown_variables(environ: Mapping[str, str], flags: list[Flag], daemon: st
         if name.startswith(PREFIX) and name not in known:
             guess = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {guess[0]}?)" if guess else ""
-            problems.append(f"{name} is not a {daemon} flag{hint}")
+            problems.append(f"{name} is not a flag of mesos-py {daemon}{hint}")
     return problems
 
 
