@@ -9,11 +9,14 @@ set -euo pipefail
 # util-linux: setsid (process groups for agents/executors)
 # procps: ps, pgrep, kill for inspecting and stopping processes
 # default-jre-headless, zookeeper: ZooKeeper 3.8 for master election (HA) tests
+# vagrant, vagrant-libvirt: `vagrant validate` of the Vagrantfile (tests/deploy)
 PACKAGES=(
     util-linux
     procps
     default-jre-headless
     zookeeper
+    vagrant
+    vagrant-libvirt
 )
 
 check_only=false
