@@ -147,9 +147,21 @@ def _local_chronos(options: argparse.Namespace, master_address: str, reactor: An
     return ChronosService(parser.parse_args(argv), reactor)
 
 
+def _check_config(options: argparse.Namespace) -> int:
+    from mesos_py.config_check import ConfigError, check_file
+
+    try:
+        print(check_file(options.daemon, options.path))
+    except ConfigError as exc:
+        print(f"error: {options.path}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mesos_py.agent.service import add_agent_arguments
     from mesos_py.chronos.service import add_chronos_arguments
+    from mesos_py.config_check import add_check_config_arguments
     from mesos_py.execute import add_execute_arguments
     from mesos_py.master.service import add_master_arguments
 
@@ -176,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_execute_arguments(commands.add_parser("execute", help="run one command task"))
     add_chronos_arguments(commands.add_parser("chronos", help="run the Chronos job scheduler"))
+    add_check_config_arguments(
+        commands.add_parser("check-config", help="validate a master's or agent's flags file")
+    )
     from mesos_py.operator_cli import add_operator_commands
 
     add_operator_commands(commands)
@@ -202,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "local": _local,
         "marathon": _marathon,
         "chronos": _chronos,
+        "check-config": _check_config,
     }
     return commands[options.subcommand](options)
 

@@ -12,6 +12,7 @@ set -euo pipefail
 # debootstrap, systemd-container, iproute2, openssh-client: the local test machines
 #   (tools/machines: Debian image, systemd-nspawn, bridge, ssh into the machines)
 # chromium, chromium-driver: headless browser for the web UI tests (driven by Playwright)
+# vagrant, vagrant-libvirt: `vagrant validate` of the Vagrantfile (tests/deploy)
 PACKAGES=(
     util-linux
     procps
@@ -23,6 +24,8 @@ PACKAGES=(
     openssh-client
     chromium
     chromium-driver
+    vagrant
+    vagrant-libvirt
 )
 
 check_only=false
