@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import json
 import os
 import pstats
@@ -34,6 +35,7 @@ from twisted.internet import reactor  # noqa: E402
 from twisted.internet.testing import StringTransport  # noqa: E402
 
 from bench.simulated import AGENT_RESOURCES, TASK_RESOURCES  # noqa: E402
+from mesos_py.common import daemon_gc  # noqa: E402
 from mesos_py.common.http import make_site  # noqa: E402
 from mesos_py.common.resources import Resources  # noqa: E402
 from mesos_py.master import registry  # noqa: E402
@@ -131,7 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks-per-agent", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="cProfile the last run")
+    parser.add_argument(
+        "--default-gc", action="store_true", help="CPython's GC thresholds, not the daemons'"
+    )
     args = parser.parse_args(argv)
+    if not args.default_gc:
+        daemon_gc.tune_for_daemon()  # as `mesos-py master` runs
     recovered, raw = requests(args.agents, args.tasks_per_agent)
     runs = [
         reregister_all(recovered, raw, args.profile and i == args.repeat - 1)
@@ -141,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{args.agents} agents x {args.tasks_per_agent} tasks re-registering with a new leader: "
         f"best {best:.3f} s CPU ({best / args.agents * 1000:.2f} ms per agent), "
-        f"runs {', '.join(f'{r:.3f}' for r in runs)}; load average {os.getloadavg()[0]:.2f}"
+        f"runs {', '.join(f'{r:.3f}' for r in runs)}; load average {os.getloadavg()[0]:.2f}; "
+        f"GC thresholds {gc.get_threshold()}"
     )
     return 0
 

@@ -18,6 +18,9 @@ def _run_services(build: Any) -> int:
     """Start the service tree ``build(reactor)`` returns; stop it on SIGTERM/SIGINT."""
     from twisted.internet import reactor
 
+    from mesos_py.common import daemon_gc
+
+    daemon_gc.tune_for_daemon()
     try:
         root = build(reactor)
     except ValueError as exc:  # a bad or missing flag value
@@ -30,6 +33,7 @@ def _run_services(build: Any) -> int:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1
     reactor.addSystemEventTrigger("before", "shutdown", root.stopService)
+    daemon_gc.freeze_startup_objects()
     reactor.run()
     # A master that lost leadership sets 1, so that systemd restarts it.
     return getattr(root, "exit_code", 0)
