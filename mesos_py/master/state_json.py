@@ -14,7 +14,7 @@ from mesos_py.master.model import AgentRecord, Framework, Task
 
 
 def _sum(resources: Any) -> Resources:
-    return sum(resources, Resources())
+    return Resources.total(resources)
 
 
 def task_json(task: Task) -> dict[str, Any]:
