@@ -234,6 +234,12 @@ def run(reactor: Any, args: argparse.Namespace, ensemble: Ensemble, workdir: Pat
         agents_span = spans[-1]
         rereg_cpu = masters.cpu_seconds(masters.index_of(new)) - cpu_before
         own_cpu = _own_cpu() - own_before
+        # The master's own clock: when it began serving and when it admitted each agent.
+        # Unlike the agents' view above, it does not include this process handling the
+        # 1,000 answers one after another on the same two cores.
+        leader_state = yield get_json(ops, f"http://{new}/master/state")
+        readmitted = [s["reregistered_time"] for s in leader_state["slaves"]]
+        master_span = max(readmitted) - leader_state["elected_time"]
 
         reconciled: dict[str, int] = {"running": 0}
         done: defer.Deferred = defer.Deferred()
@@ -272,6 +278,10 @@ def run(reactor: Any, args: argparse.Namespace, ensemble: Ensemble, workdir: Pat
             f"CPU meanwhile: new leader {rereg_cpu:.2f} s, the simulated agents {own_cpu:.2f} s)"
         )
         print(
+            f"  all agents re-registered, the new leader's view: {master_span:.2f} s after "
+            f"it served ({len(readmitted)} agents)"
+        )
+        print(
             "  agents re-registered after the new leader served, by then: "
             + ", ".join(
                 f"{share}% {spans[len(spans) * share // 100 - 1]:.2f} s"
@@ -282,8 +292,9 @@ def run(reactor: Any, args: argparse.Namespace, ensemble: Ensemble, workdir: Pat
         print(f"  every task reconciled RUNNING:     {reconciled_at:6.2f} s")
         print(
             f"  total {total:.2f} s (target <= {budget:g} s: "
-            f"{'met' if total <= budget else 'MISSED'}); re-registration {agents_span:.2f} s "
-            f"(target <= 1 s: {'met' if agents_span <= 1 else 'MISSED'})"
+            f"{'met' if total <= budget else 'MISSED'}); re-registration {master_span:.2f} s "
+            f"in the leader's view (target <= 1 s: {'met' if master_span <= 1 else 'MISSED'}), "
+            f"{agents_span:.2f} s in the agents' ({'met' if agents_span <= 1 else 'MISSED'})"
         )
         print(
             f"  new leader: {after['master/slaves_active']:.0f} agents active, "
