@@ -3,7 +3,8 @@
 Errors are Chronos' ApiResult ``{"message": ..., "status": ...}`` with its
 status codes; successful changes answer 204 once they are stored.  A
 non-leader proxies every request to the leader, as Chronos does (the real
-client would not follow a redirect of a POST).
+client would not follow a redirect of a POST), except ``/ping``, the leader
+question and ``/metrics/prometheus``: every instance answers its own view.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from zope.interface import implementer
 from mesos_py.chronos import graph
 from mesos_py.chronos.jobs import ApiError, parse_job
 from mesos_py.chronos.scheduler import PERCENTILES, ChronosScheduler
+from mesos_py.common import prometheus
+from mesos_py.common.prometheus import Metric
 
 log = Logger()
 
@@ -81,11 +84,13 @@ class ChronosAPI(resource.Resource):
         reactor: Any,
         scheduler: Callable[[], ChronosScheduler | None],
         leader_address: Callable[[], str | None],
+        prometheus_families: Callable[[], list[Metric]] | None = None,
     ) -> None:
         super().__init__()
         self.reactor = reactor
         self.scheduler = scheduler
         self.leader_address = leader_address
+        self.prometheus_families = prometheus_families
         self._agent = Agent(reactor, connectTimeout=5)
         self._routes: list[tuple[bytes, re.Pattern, Callable]] = [
             (b"GET", re.compile(r"/scheduler/jobs"), self._list),
@@ -117,6 +122,9 @@ class ChronosAPI(resource.Resource):
             if leader is None:
                 return _error(request, ApiError(404, "There is no leader"))
             return _write(request, 200, {"leader": leader})
+        if path == "/metrics/prometheus" and self.prometheus_families is not None:
+            request.setHeader(b"content-type", prometheus.CONTENT_TYPE.encode())
+            return prometheus.encode(self.prometheus_families())
         scheduler = self.scheduler()
         if scheduler is None:
             return self._proxy(request)

@@ -24,6 +24,7 @@ from mesos_py.chronos import graph, runs
 from mesos_py.chronos.jobs import ApiError, Defaults, Job, Run, matches_constraints, merged_update
 from mesos_py.chronos.schedule import UTC, format_instant
 from mesos_py.common.attributes import attributes_flat
+from mesos_py.common.prometheus import Histogram
 from mesos_py.common.resources import Resources
 
 log = Logger()
@@ -38,6 +39,9 @@ BUSY_REFUSE_SECONDS = 1.0
 # Inherited runs the master has not answered for yet are asked about again this often.
 RECONCILE_INTERVAL = 15.0
 HISTORY_PER_JOB = 100
+# Seconds a first attempt starts after its due instant: offers come within a second or
+# so; minutes mean the cluster had no room (a run past epsilon is skipped instead).
+LATENESS_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
 
 
 @dataclass(frozen=True)
@@ -76,7 +80,9 @@ class ChronosScheduler:
         self._revive_call: Any = None
         self._children: dict[str, list[str]] | None = None  # rebuilt after jobs change
         self.history: dict[str, deque] = {}
-        self.metrics = {"launched": 0, "succeeded": 0, "failed": 0, "skipped": 0}
+        # "failed" counts failed attempts, "retried" those of them retried later.
+        self.metrics = {"launched": 0, "succeeded": 0, "failed": 0, "retried": 0, "skipped": 0}
+        self.start_lateness = Histogram(LATENESS_BUCKETS)
         self.on_fatal: Any = None  # called with a reason when this instance must stop
 
     def now(self) -> dt.datetime:
@@ -238,6 +244,8 @@ class ChronosScheduler:
             run.state = "launched"
             run.agent_id = offer["agent_id"]["value"]
             run.started = self.reactor.seconds()
+            if run.attempt == 0:
+                self.start_lateness.observe(max(0.0, run.started - run.due_millis / 1000.0))
             launches.setdefault(offer_id, []).append(self._task_info(job, run, offer, need))
         self._pending = waiting
         for offer_id, tasks in launches.items():
@@ -395,6 +403,7 @@ class ChronosScheduler:
         retry = runs.record_failure(job, key, now)
         d = self._persist(job)
         if retry is not None:
+            self.metrics["retried"] += 1
             log.info(
                 "{task} ended {state}: retrying as attempt {attempt} in {delay:g}s",
                 task=task_id,

@@ -15,10 +15,12 @@ from twisted.logger import Logger
 
 from mesos_py.chronos.api import ChronosAPI
 from mesos_py.chronos.jobs import Defaults
+from mesos_py.chronos.prometheus_metrics import chronos_metrics
 from mesos_py.chronos.scheduler import ChronosScheduler, Settings
 from mesos_py.common.flags import Flag, add_flags, boolean, duration
 from mesos_py.common.http import make_site
 from mesos_py.common.identity import advertised_ip
+from mesos_py.common.prometheus import Metric
 from mesos_py.common.zk_layout import master_address, parse_zk_url
 from mesos_py.common.zookeeper import ZooKeeper
 from mesos_py.framework.driver import SchedulerDriver
@@ -107,7 +109,9 @@ class ChronosService(service.Service):
 
     def startService(self) -> None:
         super().startService()
-        api = ChronosAPI(self.reactor, self._serving_scheduler, self._leader_address)
+        api = ChronosAPI(
+            self.reactor, self._serving_scheduler, self._leader_address, self._prometheus_families
+        )
         self.port = self.reactor.listenTCP(
             self.options.http_port, make_site(api), interface=self.options.http_address
         )
@@ -193,6 +197,15 @@ class ChronosService(service.Service):
         if self.election is not None and not self.election.elected:
             return None
         return self.scheduler
+
+    def _prometheus_families(self) -> list[Metric]:
+        scheduler = self._serving_scheduler()
+        return chronos_metrics(
+            scheduler,
+            elected=scheduler is not None,
+            subscribed=self.driver is not None and self.driver.connected,
+            zk_state=self.zk.state if self.zk is not None else None,
+        )
 
     def _leader_address(self) -> str | None:
         if self.election is None:

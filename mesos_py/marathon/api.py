@@ -3,7 +3,8 @@
 Paths are matched after collapsing repeated slashes (the marathon client
 sends ``/v2/apps//x``); app ids are greedy, so suffixes such as ``/tasks``
 or ``/restart`` are matched first.  A non-leader answers ``/ping``,
-``/v2/info``, ``/v2/leader`` and ``/metrics`` itself and redirects every
+``/v2/info``, ``/v2/leader``, ``/metrics`` and ``/metrics/prometheus`` (its
+own view, from ``prometheus``) itself and redirects every
 other request to the leader (307 keeps the method and body), or answers 503
 when no leader is known.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet import defer
@@ -19,6 +21,8 @@ from twisted.logger import Logger
 from twisted.web import resource, server
 
 from mesos_py import __version__
+from mesos_py.common import prometheus
+from mesos_py.common.prometheus import Metric
 from mesos_py.marathon import appdef
 from mesos_py.marathon.appdef import AppError, InvalidJSON, canonical_path, parse_bool
 from mesos_py.marathon.events import EventStream
@@ -26,7 +30,7 @@ from mesos_py.marathon.scheduler import Conflict, Deployment, Marathon, NotFound
 
 log = Logger()
 
-LOCAL_PATHS = ("/ping", "/v2/info", "/v2/leader", "/metrics")
+LOCAL_PATHS = ("/ping", "/v2/info", "/v2/leader", "/metrics", "/metrics/prometheus")
 APP_SUFFIX = re.compile(
     r"^(?P<id>.+?)(?P<suffix>/tasks(?:/(?P<task>[^/]+))?|/restart|/versions(?:/(?P<version>[^/]+))?)?$"
 )
@@ -55,11 +59,18 @@ class MarathonAPI(resource.Resource):
 
     isLeaf = True
 
-    def __init__(self, marathon: Marathon, leadership: Any, info: dict) -> None:
+    def __init__(
+        self,
+        marathon: Marathon,
+        leadership: Any,
+        info: dict,
+        prometheus_families: Callable[[], list[Metric]] | None = None,
+    ) -> None:
         super().__init__()
         self.marathon = marathon
         self.leadership = leadership
         self.info = info  # static /v2/info parts: marathon_config, zookeeper_config...
+        self.prometheus_families = prometheus_families
         self.requests = 0
 
     # -- plumbing -------------------------------------------------------------------
@@ -158,6 +169,9 @@ class MarathonAPI(resource.Resource):
             return Reply(200, b"pong")
         if path == "/metrics":
             return self._metrics()
+        if path == "/metrics/prometheus" and self.prometheus_families is not None:
+            body = prometheus.encode(self.prometheus_families())
+            return Reply(200, body, {"content-type": prometheus.CONTENT_TYPE})
         if path == "/v2/info":
             return self._info()
         if path == "/v2/leader":

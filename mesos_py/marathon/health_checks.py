@@ -146,6 +146,7 @@ class HealthChecker:
         marathon = self.marathon
         outcome = health.record(state, check, self.reactor.seconds(), ok, cause)
         if outcome.failed:
+            marathon.health_check_failures_total += 1
             marathon.events.publish(
                 "failed_health_check_event",
                 appId=record.app_id,

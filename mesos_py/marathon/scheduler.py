@@ -185,6 +185,8 @@ class Marathon:
         self._soon: Any = None
         self.health_checker: Any = None  # set by the service: starts/stops probes
         self.launched_total = 0
+        self.ended_total: dict[str, int] = {}  # terminal task state -> tasks that ended in it
+        self.health_check_failures_total = 0
 
     # -- life cycle ---------------------------------------------------------------
 
@@ -326,6 +328,7 @@ class Marathon:
 
     def _task_ended(self, record: TaskRecord, status: dict) -> defer.Deferred:
         state = status["state"]
+        self.ended_total[state] = self.ended_total.get(state, 0) + 1
         del self.tasks[record.task_id]
         del self._by_app[record.app_id][record.task_id]
         self.health.pop(record.task_id, None)

@@ -24,6 +24,7 @@ from twisted.logger import Logger
 from mesos_py.common.flags import Flag, add_flags, boolean
 from mesos_py.common.http import make_site
 from mesos_py.common.identity import advertised_ip
+from mesos_py.common.prometheus import Metric
 from mesos_py.common.zk_layout import parse_zk_url
 from mesos_py.common.zookeeper import ZooKeeper
 from mesos_py.framework.driver import SchedulerDriver
@@ -32,6 +33,7 @@ from mesos_py.framework.store import MemoryStore, ZooKeeperStore
 from mesos_py.marathon.api import MarathonAPI
 from mesos_py.marathon.events import EventBus
 from mesos_py.marathon.health_checks import HealthChecker
+from mesos_py.marathon.prometheus_metrics import marathon_metrics
 from mesos_py.marathon.scheduler import Marathon
 from mesos_py.marathon.state import MAX_VERSIONS, MarathonState
 
@@ -162,11 +164,19 @@ class MarathonService(service.MultiService):
             "http_config": {"http_port": self.port, "https_port": None},
         }
 
+    def _prometheus_families(self) -> list[Metric]:
+        return marathon_metrics(
+            self.marathon,
+            elected=self.election.elected if self.election is not None else True,
+            subscribed=self.driver is not None and self.driver.connected,
+            zk_state=self.zk.state if self.zk is not None else None,
+        )
+
     def _user(self) -> str:
         return self.options.mesos_user or getpass.getuser()
 
     def startService(self) -> None:
-        api = MarathonAPI(self.marathon, None, {})
+        api = MarathonAPI(self.marathon, None, {}, self._prometheus_families)
         self._listener = self.reactor.listenTCP(
             self.options.http_port, make_site(api), interface=self.options.http_address
         )
