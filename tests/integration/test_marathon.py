@@ -6,6 +6,7 @@ process (no ZooKeeper: its state in memory) subscribed to the master.
 
 from __future__ import annotations
 
+import http.client
 import shlex
 import sys
 import threading
@@ -16,7 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marathon.exceptions import MarathonHttpError, NotFoundError
 from marathon.models import MarathonApp, MarathonHealthCheck
+from prometheus_client.parser import text_string_to_metric_families
 
+from mesos_py.common import prometheus
 from tests.integration.harness import Daemon, free_port, running_cluster, wait_for
 from tests.integration.marathon_support import (
     MarathonInstance,
@@ -122,6 +125,7 @@ def test_failing_health_check_replaces_only_that_task(marathon, tmp_path):
     after = wait_for(replaced, timeout=60, what="the unhealthy task to be replaced")
     assert before - {sick} <= after, "only the unhealthy task may go"
     assert len(after) == 3
+    assert scrape(marathon.address)[("marathon_health_check_failures_total", ())] >= 2
     client.delete_app("web")
 
 
@@ -227,6 +231,57 @@ def test_info_leader_queue_metrics_and_groups(marathon):
     wait_for(lambda: not client.list_apps(app_id="/grp"), what="the group's apps to go")
 
 
+def scrape(address: str) -> dict[tuple, float]:
+    """``/metrics/prometheus`` read by Prometheus' own parser: ``{(name, labels): value}``."""
+    host, port = address.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=20)
+    try:
+        connection.request("GET", "/metrics/prometheus")
+        response = connection.getresponse()
+        body = response.read().decode()
+        assert response.status == 200, body
+        assert response.getheader("content-type") == prometheus.CONTENT_TYPE
+    finally:
+        connection.close()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+    }
+
+
+def test_prometheus_metrics_follow_a_deployment(marathon):
+    client = marathon.client
+    before = scrape(marathon.address)
+    assert before[("marathon_leader", ())] == 1
+    assert before[("marathon_mesos_subscribed", ())] == 1
+    framework_id = client.get_info().framework_id
+    assert before[("marathon_framework_info", (("framework_id", framework_id),))] == 1
+    app = (("app", "/prom/web.v1"),)
+
+    client.create_app("/prom/web.v1", small_app(instances=2))
+    wait_deployed(client, "/prom/web.v1", 2)
+    after = scrape(marathon.address)
+    assert after[("marathon_app_instances_wanted", app)] == 2
+    assert after[("marathon_app_instances_running", app)] == 2
+    assert after[("marathon_tasks", (("state", "TASK_RUNNING"),))] >= 2
+    launched = ("marathon_tasks_launched_total", ())
+    assert after[launched] >= before[launched] + 2
+    assert after[("marathon_deployments", ())] == 0
+
+    victim = client.get_app("/prom/web.v1").tasks[0].id
+    client.kill_task("/prom/web.v1", victim)
+    killed = ("marathon_tasks_killed_total", ())
+    wait_for(
+        lambda: scrape(marathon.address)[killed] >= before[killed] + 1, what="the kill counted"
+    )
+    client.delete_app("/prom/web.v1")
+    wait_for(
+        lambda: ("marathon_app_instances_wanted", app) not in scrape(marathon.address),
+        what="the app to leave the metrics",
+    )
+
+
 def test_tcp_and_command_health_checks(marathon):
     client = marathon.client
     serve = f"exec {shlex.quote(sys.executable)} -m http.server --bind 127.0.0.1 $PORT0"
@@ -270,6 +325,10 @@ def test_failing_tasks_back_off_and_are_reported(marathon):
     app, item = wait_for(failed_and_delayed, timeout=30, what="a failure and a launch delay")
     assert app.last_task_failure.state == "TASK_FAILED"
     assert item.count == 1 and not item.delay.overdue
+    metrics = scrape(marathon.address)
+    assert metrics[("marathon_tasks_failed_total", ())] >= 1
+    assert metrics[("marathon_launch_queue_instances", ())] >= 1
+    assert 0 < metrics[("marathon_launch_queue_delay_seconds", (("app", "/crasher"),))] <= 30
     first = app.last_task_failure.task_id
     client.reset_delay("crasher")
     # Without the delay (30 s) it is launched again at once, and fails again.
