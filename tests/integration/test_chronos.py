@@ -12,6 +12,7 @@ import time
 import chronos
 import pytest
 
+from mesos_py.common import zookeeper
 from tests.integration.chronos_support import (
     ChronosInstance,
     due_seconds,
@@ -24,6 +25,7 @@ from tests.integration.chronos_support import (
     request,
 )
 from tests.integration.harness import Daemon, free_port, running_cluster, wait_for
+from tests.integration.prometheus_support import scrape
 from tests.integration.zookeeper import Ensemble, missing_reason
 
 pytestmark = [
@@ -292,3 +294,44 @@ def test_local_with_chronos(tmp_path):
         raise
     finally:
         local.stop()
+
+
+def test_prometheus_metrics_count_outcomes_lateness_and_running_tasks(deployment, client):
+    address = deployment[0].address
+    before = scrape(address, "/metrics/prometheus")
+    assert before[("chronos_leader", ())] == 1
+    assert before[("chronos_mesos_subscribed", ())] == 1
+    assert before[("chronos_zookeeper_session", (("state", zookeeper.CONNECTED),))] == 1
+    start = iso(in_seconds(1))
+    client.add(job("prom-ok", "true", f"R1/{start}/PT1M"))
+    client.add(job("prom-bad", "exit 3", f"R1/{start}/PT1M", retries=1))
+    client.add(job("prom-off", "true", "R/2099-01-01T00:00:00Z/P1D", disabled=True))
+    client.add(job("prom-sleep", "sleep 60", "R/2099-01-01T00:00:00Z/P1D"))
+    client.run("prom-sleep")
+    wait_job(client, "prom-ok", lambda j: j["successCount"] == 1, what="a success")
+    wait_job(client, "prom-bad", lambda j: j["errorCount"] == 1, what="an error")
+
+    after = wait_for(
+        lambda: (
+            (m := scrape(address, "/metrics/prometheus"))[("chronos_tasks_running", ())] >= 1 and m
+        ),
+        20,
+        what="prom-sleep running",
+    )
+
+    def grew(name: str, labels: tuple = ()) -> float:
+        return after[(name, labels)] - before[(name, labels)]
+
+    assert grew("chronos_job_runs_total", (("outcome", "success"),)) >= 1
+    assert grew("chronos_job_runs_total", (("outcome", "retry"),)) >= 1
+    assert grew("chronos_job_runs_total", (("outcome", "error"),)) >= 1
+    assert grew("chronos_tasks_launched_total") >= 4  # ok, bad twice, sleep
+    # Three first attempts started, each well within a minute of its due instant.
+    assert grew("chronos_job_start_lateness_seconds_count") >= 3
+    assert grew("chronos_job_start_lateness_seconds_bucket", (("le", "60"),)) >= 3
+    assert after[("chronos_jobs", (("disabled", "true"),))] >= 1
+    assert after[("chronos_next_due_lag_seconds", ())] >= 0
+    framework = [labels for name, labels in after if name == "chronos_framework_info"]
+    assert len(framework) == 1 and framework[0][0][1]  # a non-empty framework ID
+    for name in ("prom-ok", "prom-bad", "prom-off", "prom-sleep"):
+        client.delete(name)

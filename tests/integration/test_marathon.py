@@ -6,7 +6,6 @@ process (no ZooKeeper: its state in memory) subscribed to the master.
 
 from __future__ import annotations
 
-import http.client
 import shlex
 import sys
 import threading
@@ -17,9 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from marathon.exceptions import MarathonHttpError, NotFoundError
 from marathon.models import MarathonApp, MarathonHealthCheck
-from prometheus_client.parser import text_string_to_metric_families
 
-from mesos_py.common import prometheus
+from tests.integration import prometheus_support
 from tests.integration.harness import Daemon, free_port, running_cluster, wait_for
 from tests.integration.marathon_support import (
     MarathonInstance,
@@ -232,22 +230,7 @@ def test_info_leader_queue_metrics_and_groups(marathon):
 
 
 def scrape(address: str) -> dict[tuple, float]:
-    """``/metrics/prometheus`` read by Prometheus' own parser: ``{(name, labels): value}``."""
-    host, port = address.split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=20)
-    try:
-        connection.request("GET", "/metrics/prometheus")
-        response = connection.getresponse()
-        body = response.read().decode()
-        assert response.status == 200, body
-        assert response.getheader("content-type") == prometheus.CONTENT_TYPE
-    finally:
-        connection.close()
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(body)
-        for s in family.samples
-    }
+    return prometheus_support.scrape(address, "/metrics/prometheus")
 
 
 def test_prometheus_metrics_follow_a_deployment(marathon):

@@ -2,32 +2,10 @@
 
 from __future__ import annotations
 
-import http.client
-
-from prometheus_client.parser import text_string_to_metric_families
-
 from tests.integration.harness import RawScheduler, get_json
+from tests.integration.prometheus_support import scrape
 from tests.integration.pymesos_support import command_task
 from tests.integration.test_faults import collect, launch
-
-
-def scrape(address):
-    """{(sample name, sorted labels): value} of ``/metrics``, checking its content type."""
-    host, port = address.split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
-    try:
-        connection.request("GET", "/metrics")
-        response = connection.getresponse()
-        body = response.read().decode()
-    finally:
-        connection.close()
-    assert response.status == 200
-    assert response.getheader("Content-Type") == "text/plain; version=0.0.4; charset=utf-8"
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(body)
-        for s in family.samples
-    }
 
 
 def test_master_and_agent_metrics(process_cluster):

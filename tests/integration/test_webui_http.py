@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import urllib.parse
 
-from tests.integration.harness import RawScheduler, get_json
+from tests.integration.harness import RawScheduler, get_json, wait_for
+from tests.integration.marathon_support import MarathonInstance
 from tests.integration.pymesos_support import command_task
 from tests.integration.test_faults import collect, launch
 from tests.integration.test_operator_and_cli import request
@@ -63,3 +64,20 @@ def test_pages_escape_and_the_proxy_reads_sandboxes(process_cluster):
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert json.loads(body) == {"data": "<script>x</script>\n", "offset": 0}
     raw.close()
+
+
+def test_frameworks_page_links_to_a_subscribed_marathon(process_cluster, tmp_path):
+    marathon = MarathonInstance(tmp_path / "marathon.log", process_cluster.address)
+    try:
+        framework_id = wait_for(
+            lambda: marathon.info()["frameworkId"], what="marathon to subscribe"
+        )
+        link = f'class="webui" href="http://{marathon.address}"'.encode()
+        for path in ("/ui/frameworks", f"/ui/frameworks/{framework_id}"):
+            status, _, body = request(process_cluster.address, "GET", path)
+            assert status == 200 and link in body, (path, body[:2000])
+        # The link leads to the instance that answers the framework's API.
+        status, _, body = request(marathon.address, "GET", "/ping")
+        assert status == 200 and body == b"pong"
+    finally:
+        marathon.stop()
