@@ -25,6 +25,7 @@ from tests.integration.chronos_support import (
 )
 from tests.integration.ha_cluster import running_ha_cluster
 from tests.integration.harness import free_port, running_cluster, wait_for
+from tests.integration.prometheus_support import scrape
 from tests.integration.zookeeper import missing_reason
 
 pytestmark = [
@@ -126,6 +127,15 @@ def test_killing_the_leader_runs_every_instant_exactly_once(two_instances, tmp_p
     client = two_instances[follower].client()
     first_due = add_ticking_job(client, out)
     wait_for(lambda: len(read_records(out)) >= 3, 20, what="a few runs before the kill")
+    # Each instance reports its own view on /metrics/prometheus (no proxying).
+    views = [scrape(i.address, "/metrics/prometheus") for i in two_instances]
+    assert [view[("chronos_leader", ())] for view in views] == [
+        int(index == leader) for index in range(2)
+    ]
+    assert views[leader][("chronos_job_runs_total", (("outcome", "success"),))] >= 1
+    assert ("chronos_job_runs_total", (("outcome", "success"),)) not in views[follower]
+    assert views[follower][("chronos_mesos_subscribed", ())] == 0
+    assert views[follower][("chronos_zookeeper_session", (("state", "CONNECTED"),))] == 1
     two_instances[leader].daemon.kill()
     killed_at = time.time()
     survivor = two_instances[follower]

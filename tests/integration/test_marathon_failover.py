@@ -22,6 +22,7 @@ from tests.integration.marathon_support import (
     running_task_ids,
     wait_deployed,
 )
+from tests.integration.prometheus_support import scrape
 from tests.integration.zookeeper import missing_reason
 
 pytestmark = [
@@ -120,6 +121,14 @@ def test_standby_takes_over_without_killing_tasks(cluster, instances):
     app = wait_deployed(client, "svc", 3)
     ids = {t.id for t in app.tasks}
     framework_id = instances.members[leader].info()["frameworkId"]
+    # The standby answers /metrics/prometheus itself (its own view), no redirect.
+    standby_view = scrape(instances.members[standby].address, "/metrics/prometheus")
+    assert standby_view[("marathon_leader", ())] == 0
+    assert standby_view[("marathon_mesos_subscribed", ())] == 0
+    assert standby_view[("marathon_zookeeper_session", (("state", "CONNECTED"),))] == 1
+    leader_view = scrape(instances.members[leader].address, "/metrics/prometheus")
+    assert leader_view[("marathon_leader", ())] == 1
+    assert leader_view[("marathon_app_instances_running", (("app", "/svc"),))] == 3
 
     watch = TaskWatch(cluster, ids)
     try:
