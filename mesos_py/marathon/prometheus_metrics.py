@@ -75,7 +75,7 @@ def marathon_metrics(
         gauge("marathon_deployments", "Deployments in progress.", len(marathon.deployments)),
         counter(
             "marathon_health_check_failures_total",
-            "Failed health check probes.",
+            "Failed health check probes past the grace period (failed_health_check_event).",
             marathon.health_check_failures_total,
         ),
         gauge(
