@@ -5,6 +5,8 @@ status codes; successful changes answer 204 once they are stored.  A
 non-leader proxies every request to the leader, as Chronos does (the real
 client would not follow a redirect of a POST), except ``/ping``, the leader
 question and ``/metrics/prometheus``: every instance answers its own view.
+``/`` and ``/ui/...`` are the HTML status pages (``pages`` and
+``webui.framework_site``); a standby's names the leader.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
-from mesos_py.chronos import graph
+from mesos_py.chronos import graph, pages
 from mesos_py.chronos.jobs import ApiError, parse_job
 from mesos_py.chronos.scheduler import PERCENTILES, ChronosScheduler
 from mesos_py.common import prometheus
 from mesos_py.common.prometheus import Metric
+from mesos_py.webui.framework_site import FrameworkPages, is_page_path
 
 log = Logger()
 
@@ -92,6 +95,12 @@ class ChronosAPI(resource.Resource):
         self.leader_address = leader_address
         self.prometheus_families = prometheus_families
         self._agent = Agent(reactor, connectTimeout=5)
+        self.pages = FrameworkPages(
+            "Chronos",
+            lambda: self.scheduler() is not None,
+            leader_address,
+            lambda segments, args: pages.route(self.scheduler(), leader_address(), segments, args),
+        )
         self._routes: list[tuple[bytes, re.Pattern, Callable]] = [
             (b"GET", re.compile(r"/scheduler/jobs"), self._list),
             (b"GET", re.compile(r"/scheduler/jobs/search"), self._search),
@@ -111,6 +120,8 @@ class ChronosAPI(resource.Resource):
     # ------------------------------------------------------------- dispatch
 
     def render(self, request: server.Request) -> bytes | int:
+        if request.method in (b"GET", b"HEAD") and is_page_path(request.path):
+            return self.pages.render(request)
         path = re.sub(r"/+", "/", unquote(request.path.decode(errors="replace")))
         if path.rstrip("/") == "/ping":
             return _write(request, 200, text="pong")

@@ -6,7 +6,8 @@ or ``/restart`` are matched first.  A non-leader answers ``/ping``,
 ``/v2/info``, ``/v2/leader``, ``/metrics`` and ``/metrics/prometheus`` (its
 own view, from ``prometheus``) itself and redirects every
 other request to the leader (307 keeps the method and body), or answers 503
-when no leader is known.
+when no leader is known.  ``/`` and ``/ui/...`` are the HTML status pages
+(``pages`` and ``webui.framework_site``).
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from twisted.web import resource, server
 from mesos_py import __version__
 from mesos_py.common import prometheus
 from mesos_py.common.prometheus import Metric
-from mesos_py.marathon import appdef
+from mesos_py.marathon import appdef, pages
 from mesos_py.marathon.appdef import AppError, InvalidJSON, canonical_path, parse_bool
 from mesos_py.marathon.events import EventStream
 from mesos_py.marathon.scheduler import Conflict, Deployment, Marathon, NotFound
+from mesos_py.webui.framework_site import FrameworkPages, is_page_path
 
 log = Logger()
 
@@ -72,11 +74,21 @@ class MarathonAPI(resource.Resource):
         self.info = info  # static /v2/info parts: marathon_config, zookeeper_config...
         self.prometheus_families = prometheus_families
         self.requests = 0
+        self.pages = FrameworkPages(
+            "Marathon",
+            lambda: self.leadership.elected,
+            lambda: self.leadership.leader_address(),
+            lambda segments, args: pages.route(
+                self.marathon, self.leadership.leader_address(), segments, args
+            ),
+        )
 
     # -- plumbing -------------------------------------------------------------------
 
     def render(self, request: server.Request) -> bytes | int:
         self.requests += 1
+        if request.method in (b"GET", b"HEAD") and is_page_path(request.path):
+            return self.pages.render(request)
         path = re.sub(r"/+", "/", request.path.decode(errors="replace"))
         if len(path) > 1:
             path = path.rstrip("/")

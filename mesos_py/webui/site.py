@@ -67,6 +67,38 @@ def make_environment() -> jinja2.Environment:
     return environment
 
 
+def load_static() -> dict[str, bytes]:
+    """The stylesheet and script every page (master's and frameworks') links to."""
+    return {path.name: path.read_bytes() for path in (HERE / "static").iterdir() if path.is_file()}
+
+
+def render_page(
+    templates: jinja2.Environment, request: server.Request, name: str, context: dict[str, Any]
+) -> bytes:
+    """``name`` rendered whole, or only its ``data-live`` part for ``?fragment=1``."""
+    body = templates.get_template(name).render(
+        context, ui_page=name, fragment=bool(request.args.get(b"fragment"))
+    )
+    # A refresh that finds another kind of page (e.g. a standby became the leader)
+    # makes the script reload the whole page.
+    request.setHeader(b"x-ui-page", name.encode())
+    request.setHeader(b"content-type", b"text/html; charset=utf-8")
+    request.setHeader(b"cache-control", b"no-store")
+    return body.encode()
+
+
+def serve_static(
+    static: dict[str, bytes], request: server.Request, segments: list[str]
+) -> bytes | None:
+    """One of ``static`` (``segments`` after ``/ui/static/``); None if there is no such file."""
+    if len(segments) != 1 or segments[0] not in static:
+        return None
+    content_type = mimetypes.guess_type(segments[0])[0] or "application/octet-stream"
+    request.setHeader(b"content-type", f"{content_type}; charset=utf-8".encode())
+    request.setHeader(b"cache-control", b"max-age=300")
+    return static[segments[0]]
+
+
 class MasterRoster:
     """The masters contending in ZooKeeper, leader first; read when asked, kept ROSTER_TTL s."""
 
@@ -118,9 +150,7 @@ class WebUI(resource.Resource):
         self.reactor = reactor
         self.roster = MasterRoster(zk, reactor) if zk is not None else None
         self.templates = make_environment()
-        self.static = {
-            path.name: path.read_bytes() for path in (HERE / "static").iterdir() if path.is_file()
-        }
+        self.static = load_static()
         self._http = None
 
     # ------------------------------------------------------------- dispatch
@@ -186,16 +216,7 @@ class WebUI(resource.Resource):
         }
 
     def _render(self, request: server.Request, name: str, context: dict[str, Any]) -> bytes:
-        template = self.templates.get_template(name)
-        body = template.render(
-            self._common(), **context, ui_page=name, fragment=bool(request.args.get(b"fragment"))
-        )
-        # A refresh that finds another kind of page (e.g. a standby became the leader)
-        # makes the script reload the whole page.
-        request.setHeader(b"x-ui-page", name.encode())
-        request.setHeader(b"content-type", b"text/html; charset=utf-8")
-        request.setHeader(b"cache-control", b"no-store")
-        return body.encode()
+        return render_page(self.templates, request, name, {**self._common(), **context})
 
     def _error(self, request: server.Request, code: int, message: str) -> bytes:
         request.setResponseCode(code)
@@ -255,12 +276,10 @@ class WebUI(resource.Resource):
         return server.NOT_DONE_YET
 
     def _static(self, request: server.Request, segments: list[str]) -> bytes:
-        if len(segments) != 1 or segments[0] not in self.static:
+        body = serve_static(self.static, request, segments)
+        if body is None:
             raise _NotFound("No such file")
-        content_type = mimetypes.guess_type(segments[0])[0] or "application/octet-stream"
-        request.setHeader(b"content-type", f"{content_type}; charset=utf-8".encode())
-        request.setHeader(b"cache-control", b"max-age=300")
-        return self.static[segments[0]]
+        return body
 
     # -------------------------------------------------------------- proxy
 

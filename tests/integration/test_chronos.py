@@ -335,3 +335,26 @@ def test_prometheus_metrics_count_outcomes_lateness_and_running_tasks(deployment
     assert len(framework) == 1 and framework[0][0][1]  # a non-empty framework ID
     for name in ("prom-ok", "prom-bad", "prom-off", "prom-sleep"):
         client.delete(name)
+
+
+def test_status_page_lists_jobs_with_counters_escaped(deployment, client, out):
+    """``/`` shows each job with its counters; the job page its runs; markup as text."""
+    instance = deployment[0]
+    command = record_command(out) + " # <script>alert(1)</script>"
+    client.add(job("paged", command, f"R2/{iso(in_seconds(1))}/PT1S"))
+    wait_job(client, "paged", lambda j: j["successCount"] >= 2, what="two successes")
+    status, body = request(instance.address, "GET", "/")
+    assert status == 200
+    page = body
+    row = page[page.index('<a href="/ui/job?name=paged">') :].split("</tr>")[0]
+    assert '<td class="success-count">2</td>' in row
+    assert '<td class="error-count">0</td>' in row
+    assert "<script>alert" not in page
+
+    status, body = request(instance.address, "GET", "/ui/job?name=paged")
+    job_page = body
+    assert status == 200
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in job_page and "<script>alert" not in job_page
+    assert job_page.count("<td>success</td>") == 2
+    assert request(instance.address, "GET", "/ui/job?name=none")[0] == 404
+    client.delete("paged")

@@ -493,3 +493,35 @@ def test_update_rollback_and_bulk_task_deletion(marathon):
     assert client.get_app("versioned").instances == 0
     assert not client.list_tasks("versioned")
     client.delete_app("versioned")
+
+
+def test_status_page_lists_apps_and_their_tasks_escaped(marathon):
+    """``/`` (the master's link to this framework) shows the app, its running count, its
+    tasks, and a command holding markup as text."""
+    client = marathon.client
+    command = "sleep 1000 # <script>alert(1)</script>"
+    client.create_app("page-app", small_app(instances=2, cmd=command))
+    wait_deployed(client, "/page-app", 2)
+    status, body = request(marathon.address, "GET", "/")
+    assert status == 200
+    page = body.decode()
+    assert '<a href="/ui/app?id=%2Fpage-app">/page-app</a>' in page
+    row = page[page.index("/page-app</a>") :].split("</tr>")[0]
+    assert '<td class="running">2</td>' in row and '<td class="wanted">2</td>' in row
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in row
+    assert "<script>alert" not in page
+    assert 'id="framework-id">' in page and "not registered yet" not in page
+
+    status, body = request(marathon.address, "GET", "/ui/app?id=%2Fpage-app&limit=1")
+    app_page = body.decode()
+    assert status == 200 and "2 running, 0 staged, 2 wanted" in app_page
+    task_ids = {t.id for t in client.get_app("/page-app").tasks}
+    shown = [task_id for task_id in task_ids if task_id in app_page]
+    assert len(shown) == 1, "limit=1 shows one task of the two"
+    assert "1\u20131 of 2" in app_page and "<script>alert" not in app_page
+    # The in-place refresh asks for the live part only.
+    status, body = request(marathon.address, "GET", "/ui/?fragment=1")
+    assert status == 200 and b"<html" not in body and b"/page-app" in body
+    assert request(marathon.address, "GET", "/ui/app?id=%2Fnone")[0] == 404
+    assert request(marathon.address, "GET", "/ui/static/ui.css")[0] == 200
+    client.delete_app("/page-app", force=True)
