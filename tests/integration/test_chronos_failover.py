@@ -22,6 +22,7 @@ from tests.integration.chronos_support import (
     job,
     read_records,
     record_command,
+    request,
 )
 from tests.integration.ha_cluster import running_ha_cluster
 from tests.integration.harness import free_port, running_cluster, wait_for
@@ -206,3 +207,13 @@ def test_instants_claimed_by_a_leader_cut_off_from_the_master_run_once(ensemble,
             cut_off.stop()
             if successor is not None:
                 successor.stop()
+
+
+def test_standby_status_page_names_and_links_the_leader(two_instances):
+    leader = two_instances[leader_of(two_instances)]
+    standby = next(instance for instance in two_instances if instance is not leader)
+    status, page = request(standby.address, "GET", "/")
+    assert status == 200 and "This is a standby instance" in page
+    assert f'<a id="leader-link" href="http://{leader.address}/ui/">{leader.address}</a>' in page
+    status, page = request(leader.address, "GET", "/")
+    assert status == 200 and f'<dd id="leader">{leader.address}</dd>' in page

@@ -194,3 +194,14 @@ def test_master_failover_kills_no_task(cluster, instances):
 
 def _app(**fields) -> MarathonApp:
     return MarathonApp(cmd="sleep 1000", cpus=0.1, mem=16, **fields)
+
+
+def test_standby_status_page_names_and_links_the_leader(instances):
+    leading = instances.leader()
+    leader = instances.members[leading].address
+    standby = instances.members[1 - leading].address
+    status, page = request(standby, "GET", "/")
+    assert status == 200 and b"This is a standby instance" in page
+    assert f'<a id="leader-link" href="http://{leader}/ui/">{leader}</a>'.encode() in page
+    status, page = request(leader, "GET", "/")
+    assert status == 200 and f'<dd id="leader">{leader}</dd>'.encode() in page
