@@ -138,6 +138,11 @@ class MarathonService(service.MultiService):
         self.port: int | None = None
         self._listener: Any = None
 
+    @property
+    def webui_url(self) -> str:
+        """This instance's status page, as the master's UI links it."""
+        return f"http://{self.hostname}:{self.port}"
+
     def _info(self) -> dict:
         options = self.options
         return {
@@ -153,7 +158,7 @@ class MarathonService(service.MultiService):
                 "mesos_role": options.mesos_role,
                 "mesos_user": self._user(),
                 "reconciliation_interval": options.reconciliation_interval,
-                "webui_url": None,
+                "webui_url": self.webui_url,
             },
             "zookeeper_config": {
                 "zk": options.zk,
@@ -220,7 +225,7 @@ class MarathonService(service.MultiService):
             "checkpoint": self.options.checkpoint,
             "roles": [self.options.mesos_role],
             "capabilities": [{"type": "MULTI_ROLE"}],
-            "webui_url": f"http://{self.hostname}:{self.port}",
+            "webui_url": self.webui_url,
         }
         if snapshot.framework_id:
             framework_info["id"] = {"value": snapshot.framework_id}

@@ -210,6 +210,7 @@ def test_info_leader_queue_metrics_and_groups(marathon):
     client = marathon.client
     info = client.get_info()
     assert info.elected and info.leader == marathon.address
+    assert info.marathon_config.webui_url == f"http://{marathon.address}"  # its status page
     assert client.get_leader() == {"leader": marathon.address}
     client.create_app("/grp/one", small_app(instances=1, labels={"team": "a"}))
     wait_deployed(client, "/grp/one", 1)
