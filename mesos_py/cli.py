@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_execute_arguments(commands.add_parser("execute", help="run one command task"))
     add_chronos_arguments(commands.add_parser("chronos", help="run the Chronos job scheduler"))
     add_check_config_arguments(
-        commands.add_parser("check-config", help="validate a master's or agent's flags file")
+        commands.add_parser("check-config", help="validate the flags file of a daemon")
     )
     from mesos_py.operator_cli import add_operator_commands
 

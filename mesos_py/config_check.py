@@ -1,4 +1,6 @@
-"""``mesos-py check-config``: is a master's or an agent's environment file valid?
+"""``mesos-py check-config``: is a daemon's environment file valid?
+
+Daemons: ``master``, ``agent``, and the frameworks ``marathon`` and ``chronos``.
 
 The Ansible roles hand each daemon its flags as ``MESOS_<FLAG>=value`` lines in a
 systemd EnvironmentFile.  This reads such a file and runs it through the daemon's own
@@ -17,11 +19,18 @@ from typing import NoReturn
 
 from mesos_py.agent.flags import AGENT_FLAGS
 from mesos_py.agent.service import make_agent_config
+from mesos_py.chronos.service import CHRONOS_FLAGS
 from mesos_py.common.flags import Flag, add_flags
 from mesos_py.common.zk_layout import parse_zk_url
+from mesos_py.marathon.service import MARATHON_FLAGS
 from mesos_py.master.flags import MASTER_FLAGS, parse_weights
 
-FLAGS_BY_DAEMON = {"master": MASTER_FLAGS, "agent": AGENT_FLAGS}
+FLAGS_BY_DAEMON = {
+    "master": MASTER_FLAGS,
+    "agent": AGENT_FLAGS,
+    "marathon": MARATHON_FLAGS,
+    "chronos": CHRONOS_FLAGS,
+}
 PREFIX = "MESOS_"
 
 
@@ -80,14 +89,31 @@ def _check_ip(name: str, value: str | None) -> None:
         raise ConfigError(f"--{name}={value}: not an IP address") from None
 
 
+def _check_zk(name: str, value: str | None) -> None:
+    if value is None:
+        return
+    try:
+        parse_zk_url(value)
+    except ValueError as exc:
+        raise ConfigError(f"--{name}: {exc}") from None
+
+
+def _check_master_url(value: str | None) -> None:
+    """A framework's --master: required, ``zk://...`` or ``host:port``."""
+    if not value:
+        raise ConfigError("--master is required (zk://host:2181,.../mesos or host:port)")
+    if value.startswith("zk://"):
+        _check_zk("master", value)
+        return
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--master={value}: expected zk://host:2181,.../mesos or host:port")
+
+
 def _check_master(options: argparse.Namespace) -> None:
     _check_ip("ip", options.ip)
     _check_ip("advertise_ip", options.advertise_ip)
-    if options.zk:
-        try:
-            parse_zk_url(options.zk)
-        except ValueError as exc:
-            raise ConfigError(f"--zk: {exc}") from None
+    _check_zk("zk", options.zk)
     try:
         parse_weights(options.weights)
     except ValueError as exc:
@@ -103,6 +129,25 @@ def _check_agent(options: argparse.Namespace) -> None:
         raise ConfigError(str(exc)) from None
 
 
+def _check_marathon(options: argparse.Namespace) -> None:
+    _check_ip("http_address", options.http_address)
+    _check_master_url(options.master)
+    _check_zk("zk", options.zk)
+
+
+def _check_chronos(options: argparse.Namespace) -> None:
+    _check_marathon(options)
+    _check_ip("advertise_ip", options.advertise_ip)
+
+
+CHECKS_BY_DAEMON = {
+    "master": _check_master,
+    "agent": _check_agent,
+    "marathon": _check_marathon,
+    "chronos": _check_chronos,
+}
+
+
 def check_environment(daemon: str, environ: Mapping[str, str]) -> argparse.Namespace:
     """The daemon's options from ``environ``; ConfigError lists everything wrong."""
     flags = FLAGS_BY_DAEMON[daemon]
@@ -112,7 +157,7 @@ def check_environment(daemon: str, environ: Mapping[str, str]) -> argparse.Names
     parser = _RaisingParser(prog=f"mesos-py {daemon}", add_help=False)
     add_flags(parser, flags, environ=environ)
     options = parser.parse_args([])
-    {"master": _check_master, "agent": _check_agent}[daemon](options)
+    CHECKS_BY_DAEMON[daemon](options)
     return options
 
 

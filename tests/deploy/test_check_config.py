@@ -30,6 +30,29 @@ MESOS_RESOURCES=cpus:4;mem:8192
 MESOS_ATTRIBUTES=rack:r1
 """
 
+MARATHON_OK = """\
+MESOS_MASTER=zk://10.0.1.11:2181,10.0.1.12:2181/mesos
+MESOS_ZK=zk://10.0.1.11:2181,10.0.1.12:2181/marathon
+MESOS_HTTP_ADDRESS=10.0.1.21
+MESOS_HTTP_PORT=8080
+MESOS_HOSTNAME=10.0.1.21
+MESOS_FRAMEWORK_NAME=marathon
+MESOS_MESOS_USER=mesos-py
+MESOS_FAILOVER_TIMEOUT=604800
+"""
+
+CHRONOS_OK = """\
+MESOS_MASTER=zk://10.0.1.11:2181,10.0.1.12:2181/mesos
+MESOS_ZK=zk://10.0.1.11:2181,10.0.1.12:2181/chronos
+MESOS_HTTP_ADDRESS=10.0.1.21
+MESOS_HTTP_PORT=4400
+MESOS_HOSTNAME=10.0.1.21
+MESOS_ADVERTISE_IP=10.0.1.21
+MESOS_MESOS_FRAMEWORK_NAME=chronos
+MESOS_USER=mesos-py
+MESOS_FAILOVER_TIMEOUT=604800
+"""
+
 
 def check_config(tmp_path, daemon: str, text: str) -> subprocess.CompletedProcess:
     path = tmp_path / f"{daemon}.env"
@@ -65,8 +88,14 @@ def test_parse_environment_file_rejects_malformed_lines(text, message):
         parse_environment_file(text)
 
 
-def test_good_master_and_agent_files_are_accepted(tmp_path):
-    for daemon, text in (("master", MASTER_OK), ("agent", AGENT_OK)):
+def test_good_files_of_every_daemon_are_accepted(tmp_path):
+    good = (
+        ("master", MASTER_OK),
+        ("agent", AGENT_OK),
+        ("marathon", MARATHON_OK),
+        ("chronos", CHRONOS_OK),
+    )
+    for daemon, text in good:
         result = check_config(tmp_path, daemon, text)
         assert result.returncode == 0, result.stderr
         assert f"valid {daemon} configuration" in result.stdout
@@ -146,3 +175,34 @@ def test_variables_other_than_flags_are_left_alone():
     options = check_environment("agent", environ(AGENT_OK, PYTHONUNBUFFERED="1"))
     assert options.cgroups_root == "mesos-py"
     assert options.resources == "cpus:4;mem:8192"
+
+
+@pytest.mark.parametrize(
+    ("daemon", "changes", "message"),
+    [
+        ("marathon", {"MESOS_MASTER": None}, "--master is required"),
+        ("marathon", {"MESOS_MASTER": "10.0.1.11"}, "--master=10.0.1.11: expected zk://"),
+        ("marathon", {"MESOS_MASTER": "zk://10.0.1.11:2181"}, "--master: .*a path"),
+        ("marathon", {"MESOS_ZK": "zk://10.0.1.11/marathon"}, "--zk: .*is not host:port"),
+        ("marathon", {"MESOS_HTTP_ADDRESS": "m1"}, "--http_address=m1: not an IP address"),
+        ("marathon", {"MESOS_HTTP_PORT": "eighty"}, "MESOS_HTTP_PORT: invalid literal"),
+        ("marathon", {"MESOS_CHECKPOINT": "perhaps"}, "invalid boolean 'perhaps'"),
+        (
+            "marathon",
+            {"MESOS_MESOS_US": "x"},
+            "MESOS_MESOS_US is not a flag of mesos-py marathon \\(did you mean MESOS_MESOS_USER",
+        ),
+        ("chronos", {"MESOS_ADVERTISE_IP": "c1"}, "--advertise_ip=c1: not an IP address"),
+        ("chronos", {"MESOS_FAILOVER_TIMEOUT": "forever"}, "MESOS_FAILOVER_TIMEOUT: "),
+        ("chronos", {"MESOS_MASTER": "zk://10.0.1.11/mesos"}, "--master: .*is not host:port"),
+        (
+            "chronos",
+            {"MESOS_FRAMEWORK_NAME": "x"},
+            "not a flag of mesos-py chronos \\(did you mean MESOS_MESOS_FRAMEWORK_NAME\\?\\)",
+        ),
+    ],
+)
+def test_framework_flags_are_checked_by_their_parsers(daemon, changes, message):
+    text = {"marathon": MARATHON_OK, "chronos": CHRONOS_OK}[daemon]
+    with pytest.raises(ConfigError, match=message):
+        check_environment(daemon, environ(text, **changes))

@@ -17,6 +17,8 @@ def test_playbook_syntax(tmp_path, playbook):
         "zookeeper": {"node1": {"cluster_address": "10.99.0.11", "zookeeper_id": 1}},
         "mesos_masters": {"node1": {}},
         "mesos_agents": {"node1": {}},
+        "marathon": {"node1": {}},
+        "chronos": {"node1": {}},
     }
     result = run_playbook(tmp_path, local_inventory(groups), playbook, "--syntax-check")
     assert result.returncode == 0, result.stdout + result.stderr

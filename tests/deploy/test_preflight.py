@@ -13,8 +13,11 @@ import pytest
 from tests.deploy.ansible_run import local_inventory, run_playbook
 
 
-def cluster(zookeeper: int = 3, masters: int = 3, agents: int = 2) -> dict[str, dict[str, dict]]:
-    """ZooKeeper and masters on the same hosts (node1..), agents on their own."""
+def cluster(
+    zookeeper: int = 3, masters: int = 3, agents: int = 2, frameworks: int = 2
+) -> dict[str, dict[str, dict]]:
+    """ZooKeeper, masters, Marathon and Chronos on the same hosts (node1..), agents on
+    their own.  Framework instances need no odd count."""
     nodes = {f"node{i}": {"cluster_address": f"10.99.0.{10 + i}"} for i in range(1, 6)}
     return {
         "zookeeper": {
@@ -24,6 +27,8 @@ def cluster(zookeeper: int = 3, masters: int = 3, agents: int = 2) -> dict[str, 
         "mesos_agents": {
             f"agent{i}": {"cluster_address": f"10.99.1.{10 + i}"} for i in range(1, agents + 1)
         },
+        "marathon": {f"node{i}": nodes[f"node{i}"] for i in range(1, frameworks + 1)},
+        "chronos": {f"node{i}": nodes[f"node{i}"] for i in range(1, frameworks + 1)},
     }
 
 
@@ -47,7 +52,7 @@ def test_a_sound_inventory_passes(tmp_path):
 
 
 def test_a_single_node_cluster_passes_when_asked_for(tmp_path):
-    groups = cluster(zookeeper=1, masters=1, agents=1)
+    groups = cluster(zookeeper=1, masters=1, agents=1, frameworks=1)
     groups["mesos_agents"] = {"node1": {}}
     inventory = local_inventory(groups, cluster_allow_single_node=True)
     result = run_playbook(tmp_path, inventory, "site.yml", "--tags", "preflight")
@@ -94,6 +99,10 @@ BAD_INVENTORIES = {
     "single node not asked for": (
         cluster(zookeeper=1, masters=1),
         "set cluster_allow_single_node=true for a test cluster",
+    ),
+    "framework instance without cluster_address": (
+        with_changes(cluster(), "chronos", "chronos9"),
+        "Host chronos9 has no cluster_address: set cluster_address to the IPv4 address",
     ),
     "no masters": (
         cluster(masters=0),

@@ -56,6 +56,8 @@ def test_the_vagrantfile_validates_and_its_inventory_passes_preflight(tmp_path):
         "zookeeper_id": 2,
     }
     assert sorted(groups["mesos_agents"]["hosts"]) == ["agent1", "agent2"]
+    assert sorted(groups["marathon"]["hosts"]) == ["master1", "master2", "master3"]
+    assert sorted(groups["chronos"]["hosts"]) == ["master1", "master2", "master3"]
 
     inventory["all"]["vars"].update(ansible_connection="local", ansible_become=False)
     result = run_playbook(tmp_path, inventory, "site.yml", "--tags", "preflight")

@@ -29,6 +29,8 @@ ZOOKEEPER_PORT = 2181
 ZOOKEEPER_ELECTION_PORT = 3888
 MASTER_PORT = 5050
 AGENT_PORT = 5051
+MARATHON_PORT = 8080
+CHRONOS_PORT = 4400
 # A freshly deployed cluster converges asynchronously (elections, registrations).
 CONVERGE_SECONDS = 60.0
 
@@ -102,6 +104,17 @@ class Member:
         ]
 
 
+def assert_enabled_and_running(member: Member, service: str) -> None:
+    unit = member.host.service(service)
+    assert unit.is_enabled, f"{service} is not enabled on {member.name}"
+    assert unit.is_running, f"{service} is not running on {member.name}"
+
+
+def assert_listens_on_cluster_address_only(member: Member, port: int) -> None:
+    listening = [s for s in member.listening() if s.rsplit(":", 1)[-1] == str(port)]
+    assert listening == [f"tcp://{member.address}:{port}"], member.name
+
+
 def eventually(probe: Callable[[], T], timeout: float = CONVERGE_SECONDS, every: float = 1.0) -> T:
     """``probe()``'s first result that does not raise AssertionError, within ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -143,9 +156,23 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def http_get(address: str, port: int, path: str) -> tuple[int, Message, bytes]:
     """Status, headers and body of a GET, redirects not followed."""
+    return http_request(address, port, "GET", path)
+
+
+def http_request(
+    address: str, port: int, method: str, path: str, body: Any = None
+) -> tuple[int, Message, bytes]:
+    """Status, headers and body of a request (``body`` sent as JSON), redirects not followed."""
     opener = urllib.request.build_opener(NoRedirect)
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"http://{address}:{port}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"} if data is not None else {},
+    )
     try:
-        with opener.open(f"http://{address}:{port}{path}", timeout=10) as response:
+        with opener.open(request, timeout=10) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers, exc.read()
@@ -155,3 +182,14 @@ def get_json(address: str, port: int, path: str) -> Any:
     status, _, body = http_get(address, port, path)
     assert status == 200, f"GET {address}:{port}{path} -> {status}: {body[:200]!r}"
     return json.loads(body)
+
+
+def venv_tool(name: str) -> str:
+    """A console script next to this Python (``ansible-playbook`` of the venv)."""
+    return os.path.join(os.path.dirname(sys.executable), name)
+
+
+def ansible_environment() -> dict[str, str]:
+    """The environment to run Ansible from the repository in: plain output, venv on PATH."""
+    _ansible_on_path()
+    return {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}

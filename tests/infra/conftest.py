@@ -1,7 +1,8 @@
 """testinfra suite of a deployed cluster, reached through its Ansible inventory.
 
 Hosts come from the inventory's groups: a test asking for ``zookeeper_host``,
-``master_host``, ``agent_host`` or ``any_host`` runs once per host of that group.
+``master_host``, ``agent_host``, ``marathon_host``, ``chronos_host`` or ``any_host``
+runs once per host of that group.
 Without a cluster the suite skips, saying why; under `make infra-test`
 (MESOS_PY_INFRA=required) a missing cluster fails the run instead.
 """
@@ -17,6 +18,8 @@ HOST_FIXTURES = {
     "master_host": "mesos_masters",
     "agent_host": "mesos_agents",
     "any_host": "all",
+    "marathon_host": "marathon",
+    "chronos_host": "chronos",
 }
 
 _REASON = cluster.unavailable_reason()
@@ -77,4 +80,14 @@ def agent_host(request, inventory) -> cluster.Member:
 
 @pytest.fixture
 def any_host(request, inventory) -> cluster.Member:
+    return _member(request, inventory)
+
+
+@pytest.fixture
+def marathon_host(request, inventory) -> cluster.Member:
+    return _member(request, inventory)
+
+
+@pytest.fixture
+def chronos_host(request, inventory) -> cluster.Member:
     return _member(request, inventory)

@@ -31,40 +31,29 @@ def test_every_host_reaches_every_other_over_tcp(any_host, inventory):
     assert unreachable == []
 
 
-def _assert_enabled_and_running(member: cluster.Member, service: str) -> None:
-    unit = member.host.service(service)
-    assert unit.is_enabled, f"{service} is not enabled on {member.name}"
-    assert unit.is_running, f"{service} is not running on {member.name}"
-
-
-def _assert_listens_on_cluster_address_only(member: cluster.Member, port: int) -> None:
-    listening = [s for s in member.listening() if s.rsplit(":", 1)[-1] == str(port)]
-    assert listening == [f"tcp://{member.address}:{port}"], member.name
-
-
 def test_zookeeper_is_enabled_and_running(zookeeper_host):
-    _assert_enabled_and_running(zookeeper_host, "zookeeper")
+    cluster.assert_enabled_and_running(zookeeper_host, "zookeeper")
 
 
 def test_master_is_enabled_and_running(master_host):
-    _assert_enabled_and_running(master_host, "mesos-py-master")
+    cluster.assert_enabled_and_running(master_host, "mesos-py-master")
 
 
 def test_agent_is_enabled_and_running(agent_host):
-    _assert_enabled_and_running(agent_host, "mesos-py-agent")
+    cluster.assert_enabled_and_running(agent_host, "mesos-py-agent")
 
 
 @pytest.mark.parametrize("port", [cluster.ZOOKEEPER_PORT, cluster.ZOOKEEPER_ELECTION_PORT])
 def test_zookeeper_listens_on_the_cluster_address_only(zookeeper_host, port):
-    _assert_listens_on_cluster_address_only(zookeeper_host, port)
+    cluster.assert_listens_on_cluster_address_only(zookeeper_host, port)
 
 
 def test_master_listens_on_the_cluster_address_only(master_host):
-    _assert_listens_on_cluster_address_only(master_host, cluster.MASTER_PORT)
+    cluster.assert_listens_on_cluster_address_only(master_host, cluster.MASTER_PORT)
 
 
 def test_agent_listens_on_the_cluster_address_only(agent_host):
-    _assert_listens_on_cluster_address_only(agent_host, cluster.AGENT_PORT)
+    cluster.assert_listens_on_cluster_address_only(agent_host, cluster.AGENT_PORT)
 
 
 def test_master_unit_restarts_on_failure(master_host):

@@ -37,6 +37,8 @@ def test_inventory_carries_the_roles_contract():
         "zookeeper": ["mesos-1", "mesos-2", "mesos-3"],
         "mesos_masters": ["mesos-1", "mesos-2", "mesos-3"],
         "mesos_agents": ["agent-1", "agent-2"],
+        "marathon": ["mesos-1", "mesos-2", "mesos-3"],
+        "chronos": ["mesos-1", "mesos-2", "mesos-3"],
     }
     assert inv["hosts"]["mesos-2"] == {
         "ansible_host": "10.213.0.12",
@@ -65,10 +67,13 @@ def test_network_file_sets_a_static_address_without_gateway():
     assert "Gateway" not in text
 
 
-def test_summary_lists_master_urls_and_the_zookeeper_url():
+def test_summary_lists_master_marathon_chronos_urls_and_the_zookeeper_url():
     lines = topology.summary(topology.plan(3, 1))
-    assert "  master  http://10.213.0.11:5050/" in lines
-    assert lines[-1] == "  zk      zk://10.213.0.11:2181,10.213.0.12:2181,10.213.0.13:2181/mesos"
+    assert "  master   http://10.213.0.11:5050/" in lines
+    assert "  marathon http://10.213.0.12:8080/" in lines
+    assert "  chronos  http://10.213.0.13:4400/" in lines
+    assert len(lines) == 10  # 3 masters, 3 Marathons, 3 Chronos (none on the agent), zk
+    assert lines[-1] == "  zk       zk://10.213.0.11:2181,10.213.0.12:2181,10.213.0.13:2181/mesos"
 
 
 DEB822 = """\

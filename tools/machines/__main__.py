@@ -11,6 +11,7 @@ exec NAME CMD...    run CMD inside a machine through nsenter (no network needed)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -98,6 +99,8 @@ def cmd_down(options: argparse.Namespace) -> None:
     bridge.down()
     if os.path.exists(INVENTORY):
         os.remove(INVENTORY)
+    with contextlib.suppress(OSError):  # the directory stays if it holds anything else
+        os.rmdir(os.path.dirname(INVENTORY))
     left = runtime.leftovers(machines) + ([f"bridge {bridge.name}"] if bridge.exists() else [])
     if left:
         raise MachineError(f"left behind after down: {'; '.join(left)}")

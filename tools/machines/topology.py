@@ -18,9 +18,10 @@ MASTER_BASE = 10
 AGENT_BASE = 20
 MAX_PER_KIND = 9
 
-MASTER_GROUPS = ("zookeeper", "mesos_masters")
+# The frameworks run beside the masters, as in the production example inventory.
+MASTER_GROUPS = ("zookeeper", "mesos_masters", "marathon", "chronos")
 AGENT_GROUPS = ("mesos_agents",)
-ALL_GROUPS = ("zookeeper", "mesos_masters", "mesos_agents")
+ALL_GROUPS = ("zookeeper", "mesos_masters", "mesos_agents", "marathon", "chronos")
 
 # Where an agent machine sees the host's cgroup v1 controllers (bound by systemd-nspawn:
 # the container's own /sys/fs/cgroup is read-only).
@@ -41,6 +42,8 @@ SSH_OPTIONS = (
 
 ZOOKEEPER_PORT = 2181
 MASTER_PORT = 5050
+MARATHON_PORT = 8080
+CHRONOS_PORT = 4400
 
 
 class TopologyError(ValueError):
@@ -146,10 +149,16 @@ def zookeeper_connect(machines: list[Machine]) -> str:
 
 def summary(machines: list[Machine]) -> list[str]:
     """What to tell the user once the cluster is up: URLs and the ZooKeeper URL."""
+    services = (
+        ("master", "mesos_masters", MASTER_PORT),
+        ("marathon", "marathon", MARATHON_PORT),
+        ("chronos", "chronos", CHRONOS_PORT),
+    )
     lines = [
-        f"  master  http://{m.address}:{MASTER_PORT}/"
+        f"  {label:<9}http://{m.address}:{port}/"
+        for label, group, port in services
         for m in machines
-        if "mesos_masters" in m.groups
+        if group in m.groups
     ]
-    lines.append(f"  zk      zk://{zookeeper_connect(machines)}/mesos")
+    lines.append(f"  zk       zk://{zookeeper_connect(machines)}/mesos")
     return lines
