@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import itertools
 import os
 from typing import Any
 
@@ -11,10 +12,6 @@ from mesos_py.common.protocol import SUMMARY_STATES
 from mesos_py.common.resources import Resources
 from mesos_py.master.master import Master
 from mesos_py.master.model import AgentRecord, Framework, Task
-
-
-def _sum(resources: Any) -> Resources:
-    return Resources.total(resources)
 
 
 def task_json(task: Task) -> dict[str, Any]:
@@ -112,26 +109,28 @@ def _attributes_flat(info: dict[str, Any]) -> dict[str, Any]:
 
 def agent_used(master: Master, agent: AgentRecord) -> Resources:
     """What the agent's live tasks and executors hold."""
-    used = _sum(t.resources for t in agent.tasks.values() if not t.terminal)
-    for framework in master.frameworks.values():
-        used = used + _sum(r for _, r in framework.executors.get(agent.agent_id, {}).values())
-    return used
+    tasks = (t.resources for t in agent.tasks.values() if not t.terminal)
+    executors = (
+        r
+        for framework in master.frameworks.values()
+        for _, r in framework.executors.get(agent.agent_id, {}).values()
+    )
+    return Resources.total(itertools.chain(tasks, executors))
 
 
 def agent_offered(master: Master, agent: AgentRecord) -> Resources:
-    return _sum(master.offers[o].resources for o in agent.offers)
+    return Resources.total(master.offers[o].resources for o in agent.offers)
 
 
 def framework_used(framework: Framework) -> Resources:
     """What the framework's live tasks and executors hold."""
-    used = _sum(t.resources for t in framework.tasks.values() if not t.terminal)
-    for executors in framework.executors.values():
-        used = used + _sum(r for _, r in executors.values())
-    return used
+    tasks = (t.resources for t in framework.tasks.values() if not t.terminal)
+    executors = (r for running in framework.executors.values() for _, r in running.values())
+    return Resources.total(itertools.chain(tasks, executors))
 
 
 def framework_offered(framework: Framework) -> Resources:
-    return _sum(o.resources for o in framework.offers.values())
+    return Resources.total(o.resources for o in framework.offers.values())
 
 
 def agent_json(master: Master, agent: AgentRecord) -> dict[str, Any]:
@@ -263,8 +262,10 @@ def metrics(master: Master) -> dict[str, float]:
     """``/metrics/snapshot``: Mesos' master metric names."""
     agents = list(master.agents.values())
     frameworks = list(master.frameworks.values())
-    total = _sum(a.total for a in agents)
-    used = _sum(t.resources for f in frameworks for t in f.tasks.values() if not t.terminal)
+    total = Resources.total(a.total for a in agents)
+    used = Resources.total(
+        t.resources for f in frameworks for t in f.tasks.values() if not t.terminal
+    )
     states = collections.Counter(t.state for f in frameworks for t in f.tasks.values())
     body: dict[str, float] = {
         "master/elected": 1.0 if master.elected_time is not None else 0.0,
