@@ -13,20 +13,11 @@ from dataclasses import dataclass
 
 from mesos_py.chronos.jobs import Defaults, Job, Run
 from mesos_py.chronos.schedule import UTC, format_instant, next_due
+from mesos_py.common.protocol import ENDED_FOR_FRAMEWORKS
 
 SUCCESS_STATES = frozenset({"TASK_FINISHED"})
 KILLED_STATES = frozenset({"TASK_KILLED"})
-FAILURE_STATES = frozenset(
-    {
-        "TASK_FAILED",
-        "TASK_LOST",
-        "TASK_ERROR",
-        "TASK_DROPPED",
-        "TASK_GONE",
-        "TASK_GONE_BY_OPERATOR",
-        "TASK_UNKNOWN",
-    }
-)
+FAILURE_STATES = ENDED_FOR_FRAMEWORKS - SUCCESS_STATES - KILLED_STATES
 
 
 def to_millis(instant: dt.datetime) -> int:

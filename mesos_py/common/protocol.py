@@ -18,6 +18,9 @@ TERMINAL_STATES = frozenset(
         "TASK_GONE_BY_OPERATOR",
     }
 )
+# What a framework takes as the end of a task: the terminal states, and TASK_UNKNOWN,
+# the master's reconciliation answer for a task it has no record of.
+ENDED_FOR_FRAMEWORKS = TERMINAL_STATES | {"TASK_UNKNOWN"}
 
 TASK_STATES = (
     frozenset(

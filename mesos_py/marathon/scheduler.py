@@ -20,6 +20,7 @@ from twisted.internet import defer, task
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from mesos_py.common.protocol import ENDED_FOR_FRAMEWORKS
 from mesos_py.marathon import appdef, constraints, deployment, health, matching
 from mesos_py.marathon.backoff import FAILED_STATES, LaunchBackoff
 from mesos_py.marathon.events import EventBus
@@ -27,19 +28,6 @@ from mesos_py.marathon.state import MarathonState, Snapshot, trim_versions
 
 log = Logger()
 
-TERMINAL_STATES = frozenset(
-    {
-        "TASK_FINISHED",
-        "TASK_FAILED",
-        "TASK_KILLED",
-        "TASK_ERROR",
-        "TASK_LOST",
-        "TASK_DROPPED",
-        "TASK_GONE",
-        "TASK_GONE_BY_OPERATOR",
-        "TASK_UNKNOWN",
-    }
-)
 RECONCILE_TIMEOUT = 10.0  # seconds to wait for answers before launching anyway
 DECLINE_SECONDS = 5.0
 CONVERGE_DELAY = 0.2  # coalesces the converging asked for by bursts of status updates
@@ -276,7 +264,7 @@ class Marathon:
         record = self.tasks.get(task_id)
         if record is None:
             return self._unknown_task(status)
-        terminal = state in TERMINAL_STATES
+        terminal = state in ENDED_FOR_FRAMEWORKS
         self._publish_status(record, status)
         if terminal:
             return self._task_ended(record, status)
@@ -300,7 +288,7 @@ class Marathon:
         """A task the books do not know: adopt it if its app exists, else kill it."""
         task_id = status["task_id"]["value"]
         state = status["state"]
-        if state in TERMINAL_STATES:
+        if state in ENDED_FOR_FRAMEWORKS:
             return None
         app_id = appdef.app_id_of_task(task_id)
         app = self.apps.get(app_id) if app_id else None
