@@ -6,7 +6,6 @@ plain-text body saying what was wrong.  Event streams are chunked RecordIO.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +14,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http, resource, server
 
-from mesos_py.common import prometheus, recordio
+from mesos_py.common import jsoncodec, prometheus, recordio
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -90,7 +89,7 @@ def query_args(request: server.Request) -> dict[str, str]:
 def write_json(request: server.Request, body: Any, code: int = 200) -> bytes:
     """Answer with a JSON body; handles ``?jsonp=callback`` as Mesos does."""
     request.setResponseCode(code)
-    payload = json.dumps(body, separators=(",", ":")).encode()
+    payload = jsoncodec.encode(body)
     callback = request.args.get(b"jsonp", [None])[0]
     if callback:
         request.setHeader(b"content-type", b"text/javascript")
@@ -129,8 +128,8 @@ def read_json_call(request: server.Request) -> dict:
             f"'{content_type.decode(errors='replace')}'",
         )
     try:
-        body = json.loads(request.content.read())
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = jsoncodec.decode(request.content.read())
+    except jsoncodec.DecodeError as exc:
         raise HTTPError(http.BAD_REQUEST, f"Failed to parse body into JSON: {exc}") from None
     if not isinstance(body, dict):
         raise HTTPError(http.BAD_REQUEST, "Failed to convert JSON into Call: not an object")

@@ -6,7 +6,6 @@ Used by the agent (to reach the master) and by ``mesos-py execute``.
 from __future__ import annotations
 
 import collections
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer
 from zope.interface import implementer
 
-from mesos_py.common import recordio
+from mesos_py.common import jsoncodec, recordio
 
 
 @implementer(IBodyProducer)
@@ -54,7 +53,7 @@ class Reply:
     body: bytes
 
     def json(self) -> Any:
-        return json.loads(self.body) if self.body else None
+        return jsoncodec.decode(self.body) if self.body else None
 
 
 def make_agent(reactor: IReactorTime, persistent: bool = True) -> Agent:
@@ -75,7 +74,7 @@ def _headers(extra: dict[str, str] | None, accept: bool) -> Headers:
 @defer.inlineCallbacks
 def post_json(agent: Agent, url: str, body: Any, headers: dict[str, str] | None = None):
     """POST one JSON call; fires with a Reply whatever the status code."""
-    payload = json.dumps(body, separators=(",", ":")).encode()
+    payload = jsoncodec.encode(body)
     response = yield agent.request(
         b"POST", url.encode(), _headers(headers, accept=False), BytesProducer(payload)
     )
@@ -125,7 +124,7 @@ def subscribe(
     headers: dict[str, str] | None = None,
 ):
     """Open a subscription; fires with a Subscription, or a Reply when refused."""
-    payload = json.dumps(body, separators=(",", ":")).encode()
+    payload = jsoncodec.encode(body)
     response = yield agent.request(
         b"POST", url.encode(), _headers(headers, accept=True), BytesProducer(payload)
     )
@@ -276,7 +275,7 @@ class CallClient:
 
     def post_json(self, path: str, body: Any, headers: dict[str, str] | None = None):
         """POST one JSON call; fires with a Reply whatever the status code."""
-        payload = json.dumps(body, separators=(",", ":")).encode()
+        payload = jsoncodec.encode(body)
         request_headers = _headers(headers, accept=False)
         return self._connected().addCallback(
             lambda connection: connection.request(

@@ -7,8 +7,9 @@ boundaries, so the decoder must cope with records split anywhere.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from mesos_py.common import jsoncodec
 
 # A length prefix longer than this is garbage, not a record: 2**64 has 20 digits.
 _MAX_LENGTH_DIGITS = 20
@@ -25,7 +26,7 @@ def encode(payload: bytes) -> bytes:
 
 def encode_json(message: Any) -> bytes:
     """Frame one JSON-encodable message (an Event or Call) as a record."""
-    return encode(json.dumps(message, separators=(",", ":")).encode())
+    return encode(jsoncodec.encode(message))
 
 
 class Decoder:
@@ -59,4 +60,4 @@ class Decoder:
             del self._buffer[:end]
 
     def feed_json(self, data: bytes) -> list[Any]:
-        return [json.loads(record) for record in self.feed(data)]
+        return [jsoncodec.decode(record) for record in self.feed(data)]

@@ -21,6 +21,7 @@ from twisted.logger import Logger
 
 from mesos_py import MESOS_API_VERSION
 from mesos_py.allocator.drf import AllocatorError, DRFAllocator, effective_refuse_seconds
+from mesos_py.common import jsoncodec
 from mesos_py.common.http import EventStream
 from mesos_py.common.prometheus import Histogram
 from mesos_py.common.protocol import DEFAULT_HEARTBEAT_INTERVAL, TASK_STATES, id_value, ident
@@ -1251,10 +1252,13 @@ class Master:
 
         Agents and tasks mostly share a few shapes; re-registrations after a
         failover parse every task of every agent, so this halves the master's
-        work then.  The key is the decoded JSON's ``repr``: exact for equal
-        values, and a different key order merely misses the cache.
+        work then.  The key is the JSON's exact text: a different key order
+        merely misses the cache.
         """
-        key = repr(resources_json)
+        try:
+            key = jsoncodec.exact_text(resources_json)
+        except TypeError:  # not JSON at all: let the parser say what is wrong
+            return Resources.from_json(resources_json)
         parsed = self._parsed_resources.get(key)
         if parsed is None:
             parsed = Resources.from_json(resources_json)
