@@ -213,6 +213,8 @@ def run(reactor: Any, args: argparse.Namespace, ensemble: Ensemble, workdir: Pat
         )
 
         # -- failover
+        for agent in agents:  # on 1,000 machines this happens in parallel, not in the bench
+            agent.prepare()
         stats.failover = True
         framework_id = framework.client.framework_id
         old = leader
