@@ -21,7 +21,9 @@ Once every task runs, the leader gets ``kill -9`` and the clock starts:
    with every task RUNNING.
 
 Target (Mesos 1.5): total <= session timeout + 3 s; all agents re-registered
-within 1 s.
+within 1 s.  Mesos' figure comes from a synthetic burst (every agent at once),
+so the re-registration target is judged with ``--backoff 0``; with a backoff
+the last agent cannot be back sooner than the longest backoff drawn.
 
 Usage::
 
@@ -233,6 +235,9 @@ def run(reactor: Any, args: argparse.Namespace, ensemble: Ensemble, workdir: Pat
         )
         last_agent = max(a.registered_at for a in agents) - killed_at
         spans = sorted(a.registered_at - rereg_started for a in agents)
+        # Each agent's own wait, from sending its (last) REGISTER to being admitted:
+        # what the master costs an agent, without the random backoff before it.
+        waits = sorted(a.registered_at - a.sent_at for a in agents)
         agents_span = spans[-1]
         rereg_cpu = masters.cpu_seconds(masters.index_of(new)) - cpu_before
         own_cpu = _own_cpu() - own_before
@@ -288,13 +293,24 @@ def run(reactor: Any, args: argparse.Namespace, ensemble: Ensemble, workdir: Pat
                     for share in (1, 10, 50, 90, 100)
                 )
             )
+        print(
+            "  each agent from sending REGISTER to admitted: "
+            f"50% {waits[len(waits) // 2]:.2f} s, 90% {waits[len(waits) * 9 // 10]:.2f} s, "
+            f"max {waits[-1]:.2f} s"
+        )
         print(f"  framework re-subscribed:           {resubscribed:6.2f} s")
         print(f"  every task reconciled RUNNING:     {reconciled_at:6.2f} s")
+        if args.backoff:
+            # The last agent cannot be back before the longest backoff drawn, whatever
+            # the master does; Mesos' figure is the burst (--backoff 0).
+            rereg_verdict = f"not judged: its floor is the agents' backoff, {args.backoff:g} s"
+        else:
+            met = max(master_span, agents_span) <= 1
+            rereg_verdict = f"target <= 1 s: {'met' if met else 'MISSED'}"
         print(
             f"  total {total:.2f} s (target <= {budget:g} s: "
             f"{'met' if total <= budget else 'MISSED'}); re-registration {master_span:.2f} s "
-            f"in the leader's view (target <= 1 s: {'met' if master_span <= 1 else 'MISSED'}), "
-            f"{agents_span:.2f} s in the agents' ({'met' if agents_span <= 1 else 'MISSED'})"
+            f"in the leader's view, {agents_span:.2f} s in the agents' ({rereg_verdict})"
         )
         print(
             f"  new leader: {after['master/slaves_active']:.0f} agents active, "

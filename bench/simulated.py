@@ -177,6 +177,7 @@ class SimAgent:
         self.pump_scheduled = False
         self.stopping = False
         self.registered_at: float | None = None
+        self.sent_at: float | None = None  # the last REGISTER's
         # What a re-registration reports: task_id -> task, framework_id -> FrameworkInfo
         self.tasks: dict[str, dict] = {}
         self.frameworks: dict[str, dict] = {}
@@ -219,6 +220,7 @@ class SimAgent:
             % (self.master.encode(), len(body), body)
         )
         host, _, port = self.master.rpartition(":")
+        self.sent_at = time.perf_counter()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             sock.connect((host, int(port)))
