@@ -39,7 +39,8 @@ class BoundedRequest(server.Request):
     def gotLength(self, length: int | None) -> None:
         # twisted.web parses every POST's Content-Type with the ``email`` package to
         # look for form fields: a fifth of a master's CPU for agents re-registering in
-        # JSON.  Only form bodies need it.
+        # JSON.  Only form bodies need it.  The attribute is Twisted's own (private):
+        # tests/unit/test_http_server.py fails if a release renames it.
         content_type = self.requestHeaders.getRawHeaders(b"content-type", [b""])[0]
         self._parsePOSTFormSubmission = (
             content_type.lstrip()
