@@ -8,6 +8,7 @@ between the check and the open cannot lead outside either.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import grp
 import os
@@ -194,6 +195,31 @@ class Browse(_FilesEndpoint):
             os.close(fd)
 
 
+def _byte_as_question_mark(error: UnicodeDecodeError) -> tuple[str, int]:
+    return "?", error.start + 1
+
+
+codecs.register_error("mesos_py.byte_as_question_mark", _byte_as_question_mark)
+
+
+def text_of_chunk(data: bytes, requested: int) -> str:
+    """A chunk of a file as text whose UTF-8 form is exactly as long as the bytes it shows.
+
+    Readers that follow a file (the UI's tail, ``mesos-py logs``) add the UTF-8
+    length of ``data`` to their offset.  A byte that is not UTF-8 therefore
+    becomes one ``?`` (U+FFFD would take three), and a character cut at the end
+    of the chunk is left out: the next read, at the offset after what was
+    shown, starts with it whole.  Only a read of ``requested`` bytes too short
+    for the one character it starts shows that beginning as ``?``, so that a
+    reader always moves on.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")("mesos_py.byte_as_question_mark")
+    text = decoder.decode(data, final=False)
+    if not text and data and len(data) >= requested:
+        text = decoder.decode(b"", final=True)
+    return text
+
+
 class Read(_FilesEndpoint):
     """``/files/read?path=&offset=&length=``: ``{"data", "offset"}``."""
 
@@ -210,8 +236,9 @@ class Read(_FilesEndpoint):
                 return write_json(request, {"data": "", "offset": st.st_size})
             if length is None or length == -1:
                 length = DEFAULT_READ_LENGTH
-            data = os.pread(fd, min(length, MAX_READ_LENGTH), offset) if length else b""
-            return write_json(request, {"data": data.decode(errors="replace"), "offset": offset})
+            length = min(length, MAX_READ_LENGTH)
+            data = os.pread(fd, length, offset) if length else b""
+            return write_json(request, {"data": text_of_chunk(data, length), "offset": offset})
         finally:
             os.close(fd)
 

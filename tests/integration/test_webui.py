@@ -147,6 +147,24 @@ def test_a_tasks_page_tails_its_output_as_it_is_written(cluster, page):
     raw.close()
 
 
+def test_the_tail_keeps_its_place_through_cut_characters_and_invalid_bytes(cluster, page):
+    raw = framework(cluster.address)
+    offer = raw.next_event("OFFERS")["offers"]["offers"][0]
+    # Each line's euro sign (3 bytes) is written in two parts 1.5 s apart, so the
+    # tail reads the file while it ends inside a character; \377 is not UTF-8.
+    script = (
+        "for i in 1 2 3; do printf 'n%d \\342' $i; sleep 1.5; printf '\\202\\254 \\377 ok\\n'; done"
+    )
+    launch(raw, offer, [command_task(offer, "bytes", script)])
+    collect(raw, ["bytes"], {"TASK_RUNNING"})
+    page.goto(f"http://{cluster.address}/ui/frameworks/{raw.framework_id}/tasks/bytes")
+    page.wait_for_function(
+        "document.querySelector('#tail').textContent.endsWith('n3 € ? ok\\n')", timeout=30_000
+    )
+    assert text(page, "#tail") == "\n".join(f"n{i} € ? ok" for i in (1, 2, 3))
+    raw.close()
+
+
 def test_task_names_and_output_are_shown_as_text(cluster, page):
     name = "<script>alert(1)</script>"
     output = "<img src=x onerror=alert(2)><script>alert(3)</script>"

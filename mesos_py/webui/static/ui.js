@@ -150,13 +150,16 @@
       getJSON(url)
         .then((chunk) => {
           if (tailing !== current) return;
-          if (chunk.data) {
+          // The agent's text is exactly as long in UTF-8 as the bytes it shows
+          // (a character cut at the end, up to 3 bytes, waits for the next read).
+          const bytes = chunk.data ? new TextEncoder().encode(chunk.data).length : 0;
+          if (bytes) {
             tail.appendChild(document.createTextNode(chunk.data));
-            current.offset += new TextEncoder().encode(chunk.data).length;
+            current.offset += bytes;
             if (follow.checked) tail.scrollTop = tail.scrollHeight;
           }
           tail.dataset.offset = String(current.offset);
-          const full = chunk.data && chunk.data.length >= TAIL_CHUNK;
+          const full = bytes > TAIL_CHUNK - 4;
           current.timer = window.setTimeout(readMore, full ? 0 : 1000);
         })
         .catch((error) => {
