@@ -221,6 +221,7 @@ class Master:
             )
             return
         self.recovered_agents = {}
+        self.metrics["master/recovery_slave_removals"] += len(missing)
         now = time.time()
         for agent_id in missing:
             self.unreachable_agents[agent_id] = now

@@ -331,6 +331,7 @@ def test_too_many_missing_agents_make_the_leader_fail_over_instead_of_marking_th
     assert "B, C, D" in reason
     assert master.unreachable_agents == {}
     assert reg.decode(store.data).unreachable == {}
+    assert set(master.recovered_agents) == {"B", "C", "D"}  # still awaited, not marked
 
 
 def test_missing_agents_within_the_limit_are_marked_unreachable():
@@ -338,6 +339,7 @@ def test_missing_agents_within_the_limit_are_marked_unreachable():
     assert reasons == []
     assert set(master.unreachable_agents) == {"C", "D"}
     assert set(reg.decode(store.data).unreachable) == {"C", "D"}
+    assert state_json.metrics(master)["master/recovery_slave_removals"] == 2.0
 
 
 def test_the_default_limit_never_fails_over():
