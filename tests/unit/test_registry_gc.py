@@ -20,6 +20,7 @@ from mesos_py.common.resources import Resources
 from mesos_py.master import operator_json, state_json
 from mesos_py.master import registry as reg
 from mesos_py.master.flags import MASTER_FLAGS, percentage
+from mesos_py.webui import views
 from tests.unit.test_master_books import MemoryStream
 from tests.unit.test_master_recovery import INFO, new_master, reported, reregister, subscribe
 
@@ -212,6 +213,14 @@ def test_tasks_of_an_unreachable_agent_are_unreachable_not_completed():
         assert status["state"] == "TASK_UNREACHABLE"
         assert status["agent_id"] == {"value": agent.agent_id}
         assert status["unreachable_time"]["nanoseconds"] > 0
+
+
+def test_the_web_ui_lists_and_finds_unreachable_tasks():
+    master, _, _, _, framework, _ = partitioned(tasks=("a",))
+    page = views.framework_detail(master, framework.framework_id, {})["tasks"]["page"]
+    assert page.total == 1
+    assert views.find_task(master, framework.framework_id, "a").state == "TASK_UNREACHABLE"
+    assert [t.task_id for t in views.all_tasks(master)] == ["a"]
 
 
 def test_a_framework_that_is_not_partition_aware_reconciles_them_as_lost():
