@@ -56,6 +56,8 @@ def add_flags(
     environ = os.environ if environ is None else environ
     for flag in flags:
         default = flag.default
+        # argparse %-formats help texts: a literal '%' (e.g. "100%") must be doubled.
+        help_text = f"{flag.help} (default: {flag.default})".replace("%", "%%")
         env_value = environ.get(f"MESOS_{flag.name.upper()}")
         if env_value is not None:
             try:
@@ -69,7 +71,7 @@ def add_flags(
                 const=True,
                 default=default,
                 type=_converter(flag),
-                help=f"{flag.help} (default: {flag.default})",
+                help=help_text,
             )
             parser.add_argument(
                 f"--no-{flag.name}", dest=flag.name, action="store_false", help=argparse.SUPPRESS
@@ -79,7 +81,7 @@ def add_flags(
                 f"--{flag.name}",
                 default=default,
                 type=_converter(flag),
-                help=f"{flag.help} (default: {flag.default})",
+                help=help_text,
             )
 
 

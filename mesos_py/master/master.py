@@ -13,6 +13,7 @@ import socket
 import struct
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,12 @@ class MasterConfig:
     cluster: str | None = None
     weights: tuple[tuple[str, float], ...] = ()
     agent_reregister_timeout: float = 600.0
+    max_unreachable_tasks_per_framework: int = 1000
+    # Largest share (0 to 1) of recovered agents that may be marked unreachable at once.
+    recovery_agent_removal_limit: float = 1.0
+    registry_gc_interval: float = 15 * 60.0
+    registry_max_agent_age: float = 14 * 86400.0
+    registry_max_agent_count: int = 102400
 
 
 def _ip_as_int(ip: str) -> int:
@@ -75,6 +82,15 @@ def master_status(task_id: str, state: str, reason: str, message: str, **extra: 
     }
     status.update(extra)
     return status
+
+
+def _nanoseconds(seconds: float) -> dict[str, int]:
+    """A TimeInfo."""
+    return {"nanoseconds": int(seconds * 1_000_000_000)}
+
+
+def _log_critical(reason: str) -> None:
+    log.critical("{reason}", reason=reason)
 
 
 def _well_formed_task(task: dict) -> bool:
@@ -119,7 +135,11 @@ class Master:
         self.unreachable_agents: dict[str, float] = {}
         # Admitted in the registry a new leader recovered, not yet re-registered.
         self.recovered_agents: dict[str, dict] = {}
+        self._recovered_total = 0  # admitted agents in the registry recovered
         self._reregister_timeout_call = None
+        self._registry_gc_call = None
+        # What the leader does when going on is unsafe: the service exits (Mesos aborts).
+        self.fail_over: Callable[[str], None] = _log_critical
         self._parsed_resources: dict[str, Resources] = {}
         self.offers: dict[str, Offer] = {}
         self.metrics: collections.Counter = collections.Counter()
@@ -163,6 +183,7 @@ class Master:
             for agent_id, info in recovered.agents.items()
             if agent_id not in self.agents
         }
+        self._recovered_total = len(recovered.agents)
         self.unreachable_agents.update(recovered.unreachable)
         self.removed_agent_ids.update(recovered.gone)
         weights = {**recovered.weights, **dict(self.config.weights)}
@@ -181,9 +202,27 @@ class Master:
             )
 
     def _reregister_timed_out(self) -> None:
-        """Agents of the recovered registry that never came back become unreachable."""
+        """Agents of the recovered registry that never came back become unreachable.
+
+        Unless too many are missing (``--recovery_agent_removal_limit``): then the
+        leader fails over rather than mark them, so that an operator investigates.
+        """
         self._reregister_timeout_call = None
-        missing, self.recovered_agents = self.recovered_agents, {}
+        missing = self.recovered_agents
+        share = len(missing) / self._recovered_total if missing else 0.0
+        limit = self.config.recovery_agent_removal_limit
+        if share > limit:
+            shown = ", ".join(sorted(missing)[:20]) + (", ..." if len(missing) > 20 else "")
+            self.fail_over(
+                f"Post-recovery agent removal limit exceeded: {len(missing)} of the "
+                f"{self._recovered_total} agents recovered from the registry ({share:.1%}) did "
+                f"not re-register within {self.config.agent_reregister_timeout:g}s: {shown}. "
+                f"The limit is {limit:.1%}; investigate, or raise "
+                "--recovery_agent_removal_limit"
+            )
+            return
+        self.recovered_agents = {}
+        self.metrics["master/recovery_slave_removals"] += len(missing)
         now = time.time()
         for agent_id in missing:
             self.unreachable_agents[agent_id] = now
@@ -217,12 +256,46 @@ class Master:
         """Write a registry change; a failed write ends leadership (the registrar says so)."""
         self.registrar.apply(operation).addErrback(lambda _failure: None)
 
+    def _schedule_registry_gc(self) -> None:
+        self._registry_gc_call = self.clock.callLater(
+            self.config.registry_gc_interval, self.collect_registry_garbage
+        )
+
+    def collect_registry_garbage(self) -> None:
+        """Prune unreachable and gone agents past ``--registry_max_agent_age`` or beyond
+        ``--registry_max_agent_count``, then wait for the next ``--registry_gc_interval``."""
+        self._schedule_registry_gc()
+        prune = registry.garbage_collection(
+            self.registrar.registry,
+            time.time(),
+            self.config.registry_max_agent_age,
+            self.config.registry_max_agent_count,
+        )
+        if not (prune.unreachable or prune.gone):
+            return
+        self.store(prune)
+        for agent_id in prune.unreachable:
+            self.unreachable_agents.pop(agent_id, None)
+        self.removed_agent_ids.difference_update(prune.gone)
+        # Their tasks reconcile as unknown from now on, as in Mesos.
+        self._forget_unreachable_tasks(prune.unreachable)
+        log.info(
+            "Registry garbage collection pruned {u} unreachable agent(s) {unreachable} "
+            "and {g} gone agent(s) {gone}",
+            u=len(prune.unreachable),
+            unreachable=sorted(prune.unreachable),
+            g=len(prune.gone),
+            gone=sorted(prune.gone),
+        )
+
     def start(self) -> None:
         self._schedule_periodic_allocation()
+        self._schedule_registry_gc()
 
     def stop(self) -> None:
-        if self._reregister_timeout_call is not None and self._reregister_timeout_call.active():
-            self._reregister_timeout_call.cancel()
+        for timer in (self._reregister_timeout_call, self._registry_gc_call):
+            if timer is not None and timer.active():
+                timer.cancel()
         for call in (self._allocation_pending, self._allocation_loop):
             if call is not None and call.active():
                 call.cancel()
@@ -698,19 +771,25 @@ class Master:
         if task is not None:
             framework.send({"type": "UPDATE", "update": {"status": self._reconcile_status(task)}})
             return
+        unreachable = framework.unreachable_tasks.get(task_id)
+        if unreachable is not None and agent_id is None:
+            agent_id = unreachable.agent_id  # answered from its agent's unreachable entry
         if agent_id in self.recovered_agents or (agent_id is None and self.recovered_agents):
             return  # its agent may still re-register with it: no answer yet (as in Mesos)
+        extra: dict[str, Any] = {}
         if agent_id is not None and agent_id in self.agents:
             state, message = "TASK_GONE", "Reconciliation: Task is unknown to the agent"
         elif agent_id is not None and agent_id in self.removed_agent_ids:
             state, message = "TASK_GONE", "Reconciliation: Task is gone"
         elif agent_id is not None and agent_id in self.unreachable_agents:
             state, message = "TASK_UNREACHABLE", "Reconciliation: Task is unreachable"
+            extra["unreachable_time"] = _nanoseconds(self.unreachable_agents[agent_id])
         else:
             state, message = "TASK_UNKNOWN", "Reconciliation: Task is unknown"
         if not framework.partition_aware:
             state = "TASK_LOST"
-        extra = {"agent_id": ident(agent_id)} if agent_id else {}
+        if agent_id:
+            extra["agent_id"] = ident(agent_id)
         framework.send(
             {
                 "type": "UPDATE",
@@ -1005,6 +1084,28 @@ class Master:
             agent.tasks.pop((task.framework_id, task.task_id), None)
             self.maintainer.task_removed(agent.agent_id)
 
+    def _mark_task_unreachable(self, task: Task) -> None:
+        """Move a task of an unreachable agent to its framework's bounded unreachable list."""
+        framework = self.frameworks.get(task.framework_id)
+        if framework is None or framework.tasks.get(task.task_id) is not task:
+            return
+        del framework.tasks[task.task_id]
+        kept = framework.unreachable_tasks
+        kept.pop(task.task_id, None)
+        kept[task.task_id] = task
+        while len(kept) > self.config.max_unreachable_tasks_per_framework:
+            del kept[next(iter(kept))]  # the oldest goes first
+
+    def _forget_unreachable_tasks(self, agent_ids: Iterable[str]) -> None:
+        """Drop the unreachable tasks of agents that came back or were pruned."""
+        agent_ids = set(agent_ids)
+        if not agent_ids:
+            return
+        for framework in self.frameworks.values():
+            kept = framework.unreachable_tasks
+            for task_id in [i for i, t in kept.items() if t.agent_id in agent_ids]:
+                del kept[task_id]
+
     def status_update(
         self, agent: AgentRecord, framework_id: str, status: dict, latest_state: str | None
     ) -> None:
@@ -1158,6 +1259,8 @@ class Master:
             except ValueError:
                 continue
             reported[key] = task
+        if was_unreachable:  # its tasks are reported afresh below (or are gone)
+            self._forget_unreachable_tasks([agent.agent_id])
         frameworks_info = {}
         for info in register.get("frameworks", []):
             if isinstance(info, dict) and isinstance(info.get("id"), dict):
@@ -1218,9 +1321,6 @@ class Master:
             )
             framework.tasks[task_id] = task
             agent.tasks[(framework_id, task_id)] = task
-            if was_unreachable:  # its unreachable copy is history no longer
-                for stale in [t for t in framework.completed_tasks if t.task_id == task_id]:
-                    framework.completed_tasks.remove(stale)
             if not task.terminal:
                 held[(framework_id, task.role)].append(resources)
                 if was_unreachable and not framework.partition_aware:
@@ -1310,7 +1410,10 @@ class Master:
         agent.disconnect_call = self.clock.callLater(grace, self.mark_unreachable, agent)
 
     def unregister_agent(self, agent: AgentRecord) -> None:
-        self.remove_agent(agent, "REASON_AGENT_REMOVED", "Agent shut down")
+        """The agent shut down for good: partition-aware frameworks hear TASK_GONE (Mesos)."""
+        self.remove_agent(
+            agent, "REASON_AGENT_REMOVED", "Agent shut down", partition_aware_state="TASK_GONE"
+        )
 
     def mark_unreachable(self, agent: AgentRecord) -> None:
         """No pings answered, or no link for too long: the agent may come back with its ID."""
@@ -1324,7 +1427,11 @@ class Master:
         gone: bool = True,
         partition_aware_state: str = "TASK_UNREACHABLE",
     ) -> None:
-        """Forget an agent: its tasks are lost (unreachable) and their frameworks hear of it."""
+        """Forget an agent: its live tasks are lost or unreachable, and their frameworks hear.
+
+        Tasks of an unreachable agent (``gone=False``) wait in their frameworks'
+        unreachable lists for it to come back; otherwise they are completed.
+        """
         if self.agents.get(agent.agent_id) is not agent:
             return
         for call in (agent.ping_call, agent.disconnect_call):
@@ -1339,6 +1446,7 @@ class Master:
             link.close()
         del self.agents[agent.agent_id]
         now = time.time()
+        extra: dict[str, Any] = {"agent_id": ident(agent.agent_id)}
         if gone:
             self.removed_agent_ids.add(agent.agent_id)
             self.maintainer.agent_gone(agent.agent_id)
@@ -1346,6 +1454,7 @@ class Master:
         else:
             self.unreachable_agents[agent.agent_id] = now
             self.store(registry.MarkUnreachable(agent.agent_id, now))
+            extra["unreachable_time"] = _nanoseconds(now)
         self.allocator.remove_agent(agent.agent_id)
         self.metrics["master/slave_removals"] += 1
         affected = set()
@@ -1354,14 +1463,16 @@ class Master:
             if framework is None:
                 continue
             affected.add(framework)
-            if not task.terminal:
+            live = not task.terminal
+            if live:
                 state = partition_aware_state if framework.partition_aware else "TASK_LOST"
-                status = master_status(
-                    task.task_id, state, reason, message, agent_id=ident(agent.agent_id)
-                )
+                status = master_status(task.task_id, state, reason, message, **extra)
                 self._apply_state(task, status)
                 framework.send({"type": "UPDATE", "update": {"status": status}})
-            self._complete_task(task)
+            if live and not gone:
+                self._mark_task_unreachable(task)
+            else:
+                self._complete_task(task)
         for framework in self.frameworks.values():
             framework.executors.pop(agent.agent_id, None)
         for framework in affected:

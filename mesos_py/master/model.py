@@ -74,6 +74,8 @@ class Framework:
     completed_tasks: collections.deque = field(
         default_factory=lambda: collections.deque(maxlen=1000)
     )
+    # Tasks of unreachable agents, oldest first (bounded by the master).
+    unreachable_tasks: dict[str, Task] = field(default_factory=dict)
     offers: dict[str, Offer] = field(default_factory=dict)
     # agent_id -> executor_id -> (ExecutorInfo, resources it holds)
     executors: dict[str, dict[str, tuple[dict, Resources]]] = field(default_factory=dict)

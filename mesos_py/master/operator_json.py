@@ -114,6 +114,9 @@ def get_tasks(master: Master) -> dict[str, Any]:
     return _non_empty(
         {
             "tasks": [task(t) for f in master.frameworks.values() for t in f.tasks.values()],
+            "unreachable_tasks": [
+                task(t) for f in frameworks for t in f.unreachable_tasks.values()
+            ],
             "completed_tasks": [task(t) for f in frameworks for t in f.completed_tasks],
         }
     )

@@ -190,3 +190,47 @@ class UpdateMaintenance:
             return False
         registry.maintenance = self.maintenance
         return True
+
+
+@dataclass(frozen=True)
+class PruneAgents:
+    """Forget unreachable and gone agents (registry garbage collection).
+
+    A pruned unreachable agent that comes back is admitted again, as one
+    never seen; a pruned gone agent is no longer refused (Mesos does the same).
+    """
+
+    unreachable: frozenset[str]
+    gone: frozenset[str]
+
+    def apply(self, registry: Registry) -> bool:
+        changed = False
+        for agent_id in self.unreachable:
+            changed |= registry.unreachable.pop(agent_id, None) is not None
+        for agent_id in self.gone:
+            changed |= registry.gone.pop(agent_id, None) is not None
+        return changed
+
+
+def expired_agents(
+    marked: dict[str, float], now: float, max_age: float, max_count: int
+) -> frozenset[str]:
+    """Entries older than ``max_age`` seconds, and the oldest beyond ``max_count``."""
+    oldest_first = sorted(marked.items(), key=lambda entry: (entry[1], entry[0]))
+    excess = max(0, len(oldest_first) - max_count)
+    return frozenset(
+        agent_id
+        for index, (agent_id, when) in enumerate(oldest_first)
+        if index < excess or now - when > max_age
+    )
+
+
+def garbage_collection(
+    registry: Registry, now: float, max_age: float, max_count: int
+) -> PruneAgents:
+    """What the leader prunes every ``--registry_gc_interval``; the unreachable and gone
+    lists are bounded separately, as in Mesos."""
+    return PruneAgents(
+        unreachable=expired_agents(registry.unreachable, now, max_age, max_count),
+        gone=expired_agents(registry.gone, now, max_age, max_count),
+    )

@@ -214,6 +214,11 @@ class MasterService(service.MultiService):
             cluster=options.cluster,
             weights=parse_weights(options.weights),
             agent_reregister_timeout=options.agent_reregister_timeout,
+            max_unreachable_tasks_per_framework=options.max_unreachable_tasks_per_framework,
+            recovery_agent_removal_limit=options.recovery_agent_removal_limit,
+            registry_gc_interval=options.registry_gc_interval,
+            registry_max_agent_age=options.registry_max_agent_age,
+            registry_max_agent_count=options.registry_max_agent_count,
         )
         self.exit_code = 0
         self.on_exit = self._exit
@@ -234,6 +239,7 @@ class MasterService(service.MultiService):
         self.master = Master(
             self.config, reactor, flags_as_strings(options, MASTER_FLAGS), self.registrar
         )
+        self.master.fail_over = self.fail_over
         self.leadership: Any
         if self.zk is not None:
             self.master.elected_time = None
@@ -301,13 +307,14 @@ class MasterService(service.MultiService):
 
     def lose_leadership(self, reason: str) -> None:
         """Mesos' behaviour: a master that can no longer lead exits, and is restarted."""
+        self.fail_over(f"Lost leadership: {reason}")
+
+    def fail_over(self, reason: str) -> None:
+        """Going on is unsafe: exit with status 1 (Mesos' EXIT(EXIT_FAILURE))."""
         if self.exit_code:
             return
         self.exit_code = 1
-        log.critical(
-            "Lost leadership: {reason}. Exiting so that the supervisor restarts this master",
-            reason=reason,
-        )
+        log.critical("{reason}. Exiting so that the supervisor restarts this master", reason=reason)
         self.on_exit()
 
     def _exit(self) -> None:

@@ -35,6 +35,15 @@ def task_json(task: Task) -> dict[str, Any]:
     return body
 
 
+def known_tasks(framework: Framework) -> list[Task]:
+    """Live, unreachable, then completed tasks: what ``/master/tasks`` lists."""
+    return [
+        *framework.tasks.values(),
+        *framework.unreachable_tasks.values(),
+        *framework.completed_tasks,
+    ]
+
+
 def framework_summary(framework: Framework) -> dict[str, Any]:
     info = framework.info
     used = framework_used(framework)
@@ -71,7 +80,7 @@ def framework_summary(framework: Framework) -> dict[str, Any]:
 def framework_json(framework: Framework) -> dict[str, Any]:
     body = framework_summary(framework)
     body["tasks"] = [task_json(t) for t in framework.tasks.values()]
-    body["unreachable_tasks"] = []
+    body["unreachable_tasks"] = [task_json(t) for t in framework.unreachable_tasks.values()]
     body["completed_tasks"] = [task_json(t) for t in framework.completed_tasks]
     body["offers"] = [
         {
@@ -212,7 +221,7 @@ def state_summary(master: Master) -> dict[str, Any]:
     framework_counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     framework_agents: dict[str, set] = collections.defaultdict(set)
     for framework in master.frameworks.values():
-        for task in list(framework.tasks.values()) + list(framework.completed_tasks):
+        for task in known_tasks(framework):
             agent_counts[task.agent_id][task.state] += 1
             framework_counts[framework.framework_id][task.state] += 1
             agent_frameworks[task.agent_id].add(framework.framework_id)
@@ -246,7 +255,7 @@ def tasks(master: Master, args: dict[str, str]) -> dict[str, Any]:
     for framework in list(master.frameworks.values()) + list(master.completed_frameworks):
         if args.get("framework_id") not in (None, framework.framework_id):
             continue
-        for task in list(framework.tasks.values()) + list(framework.completed_tasks):
+        for task in known_tasks(framework):
             if args.get("task_id") not in (None, task.task_id):
                 continue
             selected.append(task)
@@ -294,7 +303,14 @@ def metrics(master: Master) -> dict[str, float]:
         body[f"master/tasks_{state_name}"] = float(states[f"TASK_{state_name.upper()}"])
     for state_name in ("finished", "failed", "killed", "lost", "error", "dropped", "gone"):
         body[f"master/tasks_{state_name}"] = float(master.metrics[f"master/tasks_{state_name}"])
-    body["master/tasks_unreachable"] = float(states["TASK_UNREACHABLE"])
+    body["master/tasks_unreachable"] = float(
+        sum(
+            1
+            for f in frameworks
+            for t in f.unreachable_tasks.values()
+            if t.state == "TASK_UNREACHABLE"
+        )
+    )
     for key, value in master.metrics.items():
         if key.startswith("master/") and key not in body and not key.startswith("master/tasks_"):
             body[key] = float(value)

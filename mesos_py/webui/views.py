@@ -107,6 +107,7 @@ def all_tasks(master: Any) -> Iterator[Any]:
     """Every task the master knows: live ones, then completed ones, framework by framework."""
     for framework in _all_frameworks(master):
         yield from framework.tasks.values()
+        yield from framework.unreachable_tasks.values()
         yield from framework.completed_tasks
 
 
@@ -307,7 +308,11 @@ def framework_detail(master: Any, framework_id: str, args: dict[str, str]) -> di
     framework = find_framework(master, framework_id)
     if framework is None:
         return None
-    tasks = [*framework.tasks.values(), *reversed(framework.completed_tasks)]
+    tasks = [
+        *framework.tasks.values(),
+        *framework.unreachable_tasks.values(),
+        *reversed(framework.completed_tasks),
+    ]
     return {"framework": framework_row(framework), "tasks": tasks_page(tasks, args)}
 
 
@@ -315,7 +320,7 @@ def find_task(master: Any, framework_id: str, task_id: str) -> Any | None:
     framework = find_framework(master, framework_id)
     if framework is None:
         return None
-    task = framework.tasks.get(task_id)
+    task = framework.tasks.get(task_id) or framework.unreachable_tasks.get(task_id)
     if task is not None:
         return task
     return next((t for t in framework.completed_tasks if t.task_id == task_id), None)

@@ -14,10 +14,13 @@ INFO = {"hostname": "h", "resources": AGENT_RESOURCES}
 
 
 def new_master(recovered: reg.Registry | None = None, **config):
+    """A leader that read ``recovered`` from its store, as the service does."""
     clock = Clock()
     store = MemoryStore()
-    master = Master(MasterConfig(**config), clock, {}, Registrar(store, lambda reason: None))
-    master.recover(recovered or reg.Registry())
+    store.data = reg.encode(recovered or reg.Registry())
+    registrar = Registrar(store, lambda reason: None)
+    master = Master(MasterConfig(**config), clock, {}, registrar)
+    registrar.recover().addCallback(master.recover)  # the memory store answers at once
     master.start()
     return master, clock, store
 
