@@ -5,6 +5,8 @@ from __future__ import annotations
 import collections
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from twisted.internet.task import Clock
 
 from mesos_py.allocator import AllocatorError, DRFAllocator
@@ -497,3 +499,50 @@ def test_legacy_set_and_remove_quota():
         master.role_settings.remove_quota("ops")
     clock.advance(1)
     assert stored(store).quotas == {}
+
+
+# -- properties -------------------------------------------------------------------
+
+ROLES = ("r0", "r1", "r2")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    agents=st.lists(st.tuples(st.integers(1, 8), st.integers(64, 2048)), min_size=1, max_size=5),
+    limits=st.dictionaries(st.sampled_from(ROLES), st.integers(0, 12)),
+    guarantees=st.dictionaries(st.sampled_from(("g0", "g1")), st.integers(1, 12)),
+    subscribed=st.lists(st.sampled_from(ROLES), min_size=1, max_size=4),
+    returns=st.lists(st.booleans(), min_size=1, max_size=6),
+    seed=st.integers(0, 2**16),
+)
+def test_limits_and_headroom_hold_in_every_round(
+    agents, limits, guarantees, subscribed, returns, seed
+):
+    """Limits are never crossed by an offer; guarantees of roles without frameworks
+    keep their headroom free of everyone else's offers."""
+    alloc = DRFAllocator(seed=seed)
+    for role, limit in limits.items():
+        alloc.set_quota(role, limits={"cpus": limit})
+    for role, guarantee in guarantees.items():
+        alloc.set_quota(role, guarantees={"cpus": guarantee})
+    for i, role in enumerate(subscribed):
+        alloc.add_framework(f"f{i}", [role])
+    for i, (cpus, mem) in enumerate(agents):
+        alloc.add_agent(f"a{i}", P(f"cpus:{cpus};mem:{mem}"))
+    total = sum(cpus for cpus, _mem in agents)
+    required = sum(guarantees.values())
+    held: list = []
+    for now, give_back in enumerate(returns):
+        before = {r: alloc.consumed(r).get("cpus", 0.0) for r in ROLES}
+        offers = alloc.allocate(float(now))
+        held += offers
+        for role in ROLES:
+            after = alloc.consumed(role).get("cpus", 0.0)
+            if role in limits:
+                assert after <= max(limits[role], before[role])
+        free = total - sum(alloc.consumed(r).get("cpus", 0.0) for r in ROLES)
+        free_before = total - sum(before.values())
+        assert free >= min(required, free_before)
+        if give_back and held:
+            o = held.pop(0)
+            alloc.recover(o.framework_id, o.agent_id, o.resources, now=float(now))
