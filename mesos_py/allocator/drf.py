@@ -25,7 +25,8 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from mesos_py.common.resources import ResourceError, Resources, validate_role
+from mesos_py.allocator.quota import Quota, cap, required_headroom, role_caps, unmet_guarantee
+from mesos_py.common.resources import UNRESERVED, ResourceError, Resources, validate_role
 
 __all__ = [
     "DEFAULT_MIN_ALLOCATABLE",
@@ -212,6 +213,7 @@ class DRFAllocator:
         self._interval = allocation_interval
         self._rng = random.Random(seed)
         self._weights: dict[str, float] = {}
+        self._quotas: dict[str, Quota] = {}
         self._roles: dict[str, _Role] = {}
         self._role_order: list[_Key] = []  # keys of roles with an eligible framework
         self._frameworks: dict[str, _Framework] = {}
@@ -241,6 +243,38 @@ class DRFAllocator:
                 raise AllocatorError(f"weight of role {role!r} must be positive, not {weight!r}")
         self._weights = dict(weights)
         self._dirty = True
+
+    # -- quota ---------------------------------------------------------------
+
+    def set_quota(
+        self,
+        role: str,
+        *,
+        guarantees: Mapping[str, float] | None = None,
+        limits: Mapping[str, float] | None = None,
+    ) -> None:
+        """The role's guarantees and limits by scalar name; neither removes its quota.
+
+        Limits: the role is never offered unreserved resources that would take
+        its consumption (offered plus in use) past them. Guarantees: unallocated
+        unreserved resources needed by unmet guarantees are kept from other roles.
+        """
+        validate_role(role)
+        if role == UNRESERVED:
+            raise AllocatorError("the default role '*' cannot have quota")
+        quota = Quota(_milli_map(guarantees, "guarantee"), _milli_map(limits, "limit"))
+        for name, guarantee in quota.guarantees.items():
+            if guarantee > quota.limits.get(name, guarantee):
+                raise AllocatorError(f"role {role!r}: {name} guarantee above its limit")
+        if quota.guarantees or quota.limits:
+            self._quotas[role] = quota
+        else:
+            self._quotas.pop(role, None)
+
+    def consumed(self, role: str) -> dict[str, float]:
+        """What the role holds (offered or in use) by scalar name: its quota consumption."""
+        held = self._roles.get(role)
+        return {n: v / 1000 for n, v in sorted(held.client.alloc.items())} if held else {}
 
     # -- frameworks ----------------------------------------------------------
 
@@ -503,6 +537,10 @@ class DRFAllocator:
             return []
         agents = [a for a in self._agents.values() if a.active and a.available]
         self._rng.shuffle(agents)
+        if self._quotas:
+            quota_out = self._allocate_with_quota(agents, everyone)
+            self.stats.allocations_made += len(quota_out)
+            return quota_out
         out: list[Allocation] = []
         for agent in agents:
             if agent.blocked_total == everyone:
@@ -545,6 +583,77 @@ class DRFAllocator:
             fid = self._pick(agent, role, offerable)
             if fid is not None:
                 self._offer(agent, role, fid, offerable, out)
+
+    def _allocate_with_quota(self, agents: list[_Agent], everyone: int) -> list[Allocation]:
+        """Mesos' two stages: first the roles short of their guarantees, then everyone.
+
+        In both, each role in DRF order may take its reservations and the part of
+        the unreserved resources its limits and the others' headroom leave it
+        (see ``mesos_py.allocator.quota``). One offer per (framework, agent, role).
+        """
+        available: dict[str, int] = {}
+        for agent in agents:
+            for name, milli in agent.available.unreserved().scalar_milli().items():
+                available[name] = available.get(name, 0) + milli
+        out: dict[tuple[str, str, str], Allocation] = {}
+        for first_stage in (True, False):
+            for agent in agents:
+                if agent.blocked_total == everyone:
+                    continue
+                for key in list(self._role_order):
+                    if not agent.available:
+                        break
+                    role = self._roles[key[2]]
+                    unmet = self._unmet(role.name)
+                    if first_stage and not _has_any(agent.available, unmet):
+                        continue  # nothing here towards its guarantee
+                    if len(role.eligible) <= agent.blocked_eligible.get(role.name, 0):
+                        continue
+                    self._offer_within_quota(agent, role, unmet, available, out, first_stage)
+        return list(out.values())
+
+    def _unmet(self, role: str) -> dict[str, int]:
+        quota = self._quotas.get(role)
+        if quota is None:
+            return {}
+        held = self._roles.get(role)
+        return unmet_guarantee(quota, held.client.alloc if held else {})
+
+    def _offer_within_quota(
+        self,
+        agent: _Agent,
+        role: _Role,
+        unmet: dict[str, int],
+        available: dict[str, int],
+        out: dict[tuple[str, str, str], Allocation],
+        first_stage: bool,
+    ) -> None:
+        free = agent.available
+        unreserved = free.unreserved()
+        required = required_headroom(self._unmet(r) for r in self._quotas)
+        quota = self._quotas.get(role.name)
+        caps = role_caps(
+            quota, role.client.alloc, unmet, available, required, first_stage=first_stage
+        )
+        taken = cap(unreserved, caps)
+        offerable = free.allocatable_to(role.name).reserved() + taken
+        if not offerable or not self._allocatable(offerable):
+            return
+        fid = self._pick(agent, role, offerable)
+        if fid is None:
+            return
+        made: list[Allocation] = []
+        self._offer(agent, role, fid, offerable, made)
+        for name, milli in taken.scalar_milli().items():
+            available[name] -= milli
+        (allocation,) = made
+        key = (fid, agent.id, role.name)
+        earlier = out.get(key)
+        if earlier is not None:
+            allocation = Allocation(
+                fid, agent.id, role.name, earlier.resources + allocation.resources
+            )
+        out[key] = allocation
 
     def _pick(self, agent: _Agent, role: _Role, offerable: Resources) -> str | None:
         """The first framework in the role's DRF order that may receive `offerable`."""
@@ -939,6 +1048,20 @@ def _unblocked(eligible: set[str], filters: dict[str, _Filter] | None) -> set[st
     if not filters:
         return set(eligible)
     return {fid for fid in eligible if (f := filters.get(fid)) is None or not f.blocked}
+
+
+def _has_any(resources: Resources, names: Iterable[str]) -> bool:
+    scalars = resources.scalar_milli()
+    return any(scalars.get(name, 0) > 0 for name in names)
+
+
+def _milli_map(amounts: Mapping[str, float] | None, what: str) -> dict[str, int]:
+    out = {}
+    for name, amount in (amounts or {}).items():
+        if not (math.isfinite(amount) and amount >= 0):
+            raise AllocatorError(f"{what} of {name} must be a finite number >= 0, not {amount!r}")
+        out[name] = round(amount * 1000)
+    return out
 
 
 def _roles_tuple(roles: Iterable[str]) -> tuple[str, ...]:

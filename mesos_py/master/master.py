@@ -31,6 +31,7 @@ from mesos_py.master import registry, validation
 from mesos_py.master.maintainer import Maintainer
 from mesos_py.master.model import AgentRecord, CallRefused, Framework, Offer, Task
 from mesos_py.master.registrar import MemoryStore, Registrar
+from mesos_py.master.role_settings import RoleSettings
 
 log = Logger()
 
@@ -153,6 +154,7 @@ class Master:
         self._allocation_pending = None
         self._allocation_loop = None
         self.maintainer = Maintainer(self)
+        self.role_settings = RoleSettings(self)
 
     # ------------------------------------------------------------------ info
 
@@ -186,10 +188,7 @@ class Master:
         self._recovered_total = len(recovered.agents)
         self.unreachable_agents.update(recovered.unreachable)
         self.removed_agent_ids.update(recovered.gone)
-        weights = {**recovered.weights, **dict(self.config.weights)}
-        if weights:
-            self.allocator.set_weights(weights)
-        self.store(registry.UpdateWeights(tuple(sorted(weights.items()))))
+        self.role_settings.recover(recovered)
         self.maintainer.recover(recovered)
         if self.recovered_agents:
             log.info(

@@ -1,12 +1,14 @@
-"""The operator's HTTP front: ``POST /api/v1`` and the maintenance endpoints.
+"""The operator's HTTP front: ``POST /api/v1`` and Mesos' older JSON endpoints.
 
 ``OperatorAPI`` is the v1 operator API (``{"type": T, "<lower(T)>": ...}``
 calls, answered 200 with ``{"type": T, "<lower(T)>": ...}`` or an empty
 body); ``/api/v1/operator`` is an alias because pymesos' operator driver
-posts there.  The ``/master/maintenance/*`` and ``/master/machine/*``
-endpoints are Mesos' older JSON ones.  Both are thin: the maintenance and
-drain behaviour is ``Maintainer``'s, the response shapes ``operator_json``'s.
-Standby masters answer 307 to the leader, as for the scheduler API.
+posts there.  The ``/master/maintenance/*``, ``/master/machine/*``,
+``/master/weights`` and ``/master/quota`` endpoints are Mesos' older JSON
+ones.  All are thin: the maintenance and drain behaviour is ``Maintainer``'s,
+weights and quota ``RoleSettings``', the response shapes ``operator_json``'s
+and ``quota``'s.  Standby masters answer 307 to the leader, as for the
+scheduler API.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from mesos_py.common.http import (
 from mesos_py.master import operator_json
 from mesos_py.master.master import Master
 from mesos_py.master.model import CallRefused
+from mesos_py.master.quota import quota_status_json, weights_json
 
 # Every master call type of Mesos' v1 operator API (master.proto); those without a
 # handler below are answered 501.
@@ -123,6 +126,8 @@ class OperatorAPI(JSONCallResource):
                 "schedule": m.maintainer.maintenance.schedule_json()
             },
             "GET_MAINTENANCE_STATUS": lambda: {"status": m.maintainer.maintenance.status_json()},
+            "GET_WEIGHTS": lambda: {"weight_infos": weights_json(m.role_settings.weights)},
+            "GET_QUOTA": lambda: {"status": quota_status_json(m.role_settings.quotas.values())},
         }
         self._actions: dict[str, Callable[[dict], None]] = {
             "UPDATE_MAINTENANCE_SCHEDULE": lambda b: m.maintainer.update_schedule(
@@ -134,6 +139,10 @@ class OperatorAPI(JSONCallResource):
             "DEACTIVATE_AGENT": lambda b: m.maintainer.deactivate(_agent_id(b)),
             "REACTIVATE_AGENT": lambda b: m.maintainer.reactivate(_agent_id(b)),
             "TEARDOWN": self._teardown,
+            "UPDATE_WEIGHTS": lambda b: m.role_settings.update_weights(b.get("weight_infos")),
+            "UPDATE_QUOTA": m.role_settings.update_quota,
+            "SET_QUOTA": lambda b: m.role_settings.set_quota(b.get("quota_request")),
+            "REMOVE_QUOTA": lambda b: m.role_settings.remove_quota(b.get("role")),
         }
 
     def handle(self, request: server.Request) -> bytes:
@@ -174,8 +183,12 @@ class OperatorAPI(JSONCallResource):
         self.master.remove_framework(framework)
 
 
-class _MaintenanceEndpoint(resource.Resource):
-    """A leader-only endpoint of Mesos' older operator API: JSON in, JSON (or nothing) out."""
+class _LegacyEndpoint(resource.Resource):
+    """A leader-only endpoint of Mesos' older operator API: JSON in, JSON (or nothing) out.
+
+    POST and PUT handlers take the decoded body; a DELETE handler takes the
+    rest of the path (``/master/quota/<role>``), which other methods refuse.
+    """
 
     isLeaf = True
 
@@ -184,14 +197,25 @@ class _MaintenanceEndpoint(resource.Resource):
         leadership: Any,
         get: Callable[[], Any] | None = None,
         post: Callable[[Any], None] | None = None,
+        put: Callable[[Any], None] | None = None,
+        delete: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__()
         self.leadership = leadership
-        self._get = get
-        self._post = post
+        self._handlers = {
+            method: handler
+            for method, handler in (
+                (b"GET", get),
+                (b"POST", post),
+                (b"PUT", put),
+                (b"DELETE", delete),
+            )
+            if handler is not None
+        }
 
     def render(self, request: server.Request) -> bytes:
-        allowed = [m for m, f in ((b"GET", self._get), (b"POST", self._post)) if f is not None]
+        allowed = list(self._handlers)
+        rest = "/".join(p.decode(errors="replace") for p in request.postpath)
         try:
             if request.method not in allowed:
                 raise HTTPError(
@@ -200,17 +224,25 @@ class _MaintenanceEndpoint(resource.Resource):
                     f"received '{request.method.decode(errors='replace')}'",
                     {b"allow": b", ".join(allowed)},
                 )
+            if request.method == b"DELETE" and not rest:
+                raise HTTPError(http.BAD_REQUEST, "Expecting a role at the end of the path")
+            if rest and request.method != b"DELETE":
+                raise HTTPError(http.NOT_FOUND, f"No such endpoint: {request.path.decode()}")
             self.leadership.require_leader(request)
+            handler = self._handlers[request.method]
             if request.method == b"GET":
-                return write_json(request, self._get())
+                return write_json(request, handler())
+            if request.method == b"DELETE":
+                argument: Any = rest
+            else:
+                try:
+                    argument = json.loads(request.content.read())
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise HTTPError(
+                        http.BAD_REQUEST, f"Failed to parse the request body as JSON: {exc}"
+                    ) from None
             try:
-                body = json.loads(request.content.read())
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise HTTPError(
-                    http.BAD_REQUEST, f"Failed to parse the request body as JSON: {exc}"
-                ) from None
-            try:
-                self._post(body)
+                handler(argument)
             except CallRefused as exc:
                 raise HTTPError(exc.code, exc.message) from None
         except HTTPError as error:
@@ -225,7 +257,7 @@ def add_maintenance_endpoints(master_tree: resource.Resource, master: Master, le
     maintenance = resource.Resource()
     maintenance.putChild(
         b"schedule",
-        _MaintenanceEndpoint(
+        _LegacyEndpoint(
             leadership,
             get=lambda: maintainer.maintenance.schedule_json(),
             post=maintainer.update_schedule,
@@ -233,10 +265,32 @@ def add_maintenance_endpoints(master_tree: resource.Resource, master: Master, le
     )
     maintenance.putChild(
         b"status",
-        _MaintenanceEndpoint(leadership, get=lambda: maintainer.maintenance.status_json()),
+        _LegacyEndpoint(leadership, get=lambda: maintainer.maintenance.status_json()),
     )
     machine = resource.Resource()
-    machine.putChild(b"down", _MaintenanceEndpoint(leadership, post=maintainer.machines_down))
-    machine.putChild(b"up", _MaintenanceEndpoint(leadership, post=maintainer.machines_up))
+    machine.putChild(b"down", _LegacyEndpoint(leadership, post=maintainer.machines_down))
+    machine.putChild(b"up", _LegacyEndpoint(leadership, post=maintainer.machines_up))
     master_tree.putChild(b"maintenance", maintenance)
     master_tree.putChild(b"machine", machine)
+
+
+def add_role_endpoints(master_tree: resource.Resource, master: Master, leadership: Any):
+    """``/master/roles`` (GET), ``/master/weights`` (GET, PUT) and ``/master/quota``
+    (GET, POST, DELETE ``/<role>``)."""
+    settings = master.role_settings
+    master_tree.putChild(b"roles", _LegacyEndpoint(leadership, get=settings.roles_json))
+    master_tree.putChild(
+        b"weights",
+        _LegacyEndpoint(
+            leadership, get=lambda: weights_json(settings.weights), put=settings.update_weights
+        ),
+    )
+    master_tree.putChild(
+        b"quota",
+        _LegacyEndpoint(
+            leadership,
+            get=lambda: quota_status_json(settings.quotas.values()),
+            post=settings.set_quota,
+            delete=settings.remove_quota,
+        ),
+    )

@@ -35,7 +35,11 @@ from mesos_py.master.leadership import (
     leader_authority,
 )
 from mesos_py.master.master import Master, MasterConfig
-from mesos_py.master.operator_api import OperatorAPI, add_maintenance_endpoints
+from mesos_py.master.operator_api import (
+    OperatorAPI,
+    add_maintenance_endpoints,
+    add_role_endpoints,
+)
 from mesos_py.master.prometheus_metrics import master_metrics
 from mesos_py.master.registrar import FileStore, MemoryStore, Registrar, ZooKeeperStore
 from mesos_py.master.scheduler_api import SchedulerAPI
@@ -165,6 +169,7 @@ def build_resource_tree(master: Master, leadership: Any, zk: Any = None) -> reso
     master_tree.putChild(b"flags", GetResource(lambda r: {"flags": master.flags}))
 
     add_maintenance_endpoints(master_tree, master, leadership)
+    add_role_endpoints(master_tree, master, leadership)
     api = resource.Resource()
     v1 = OperatorAPI(master, leadership)
     api.putChild(b"v1", v1)
@@ -187,6 +192,8 @@ def build_resource_tree(master: Master, leadership: Any, zk: Any = None) -> reso
     root.putChild(b"redirect", _Redirect(leadership))
     root.putChild(b"version", GetResource(lambda r: dict(BUILD_INFO)))
     root.putChild(b"state", leader_only(state))
+    for name in (b"roles", b"weights", b"quota"):  # Mesos' master also answers at the root
+        root.putChild(name, master_tree.children[name])
     return root
 
 

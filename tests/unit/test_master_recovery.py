@@ -131,11 +131,9 @@ def test_gone_agents_stay_refused_after_a_failover():
     assert "G" in master.removed_agent_ids
 
 
-def test_registry_weights_are_recovered_and_flags_win():
-    _master, _, store = new_master(
-        reg.Registry(weights={"a": 2.0, "b": 3.0}), weights=(("b", 5.0),)
-    )
-    assert reg.decode(store.data).weights == {"a": 2.0, "b": 5.0}
+def test_registry_weights_are_recovered_and_win_over_the_flag():
+    master, _, _ = new_master(reg.Registry(weights={"a": 2.0, "b": 3.0}), weights=(("b", 5.0),))
+    assert master.role_settings.weights == {"a": 2.0, "b": 3.0}
 
 
 def test_malformed_reported_tasks_are_skipped():
