@@ -1414,6 +1414,50 @@ class Master:
             agent, "REASON_AGENT_REMOVED", "Agent shut down", partition_aware_state="TASK_GONE"
         )
 
+    def mark_agent_gone(self, agent_id: Any) -> None:
+        """MARK_AGENT_GONE: the operator says the agent is gone for good (e.g. decommissioned).
+
+        A registered agent is shut down and removed; an unreachable one's tasks,
+        which partition-aware frameworks were told are unreachable, become
+        TASK_GONE_BY_OPERATOR.  Either way the ID may never come back.
+        """
+        if not isinstance(agent_id, str):
+            raise CallRefused(400, "Expecting 'agent_id.value' to be a string")
+        if agent_id in self.removed_agent_ids:
+            return  # already gone: nothing changes
+        agent = self.agents.get(agent_id)
+        if agent is not None:
+            self.remove_agent(
+                agent,
+                "REASON_AGENT_REMOVED_BY_OPERATOR",
+                "Agent marked gone by the operator",
+                partition_aware_state="TASK_GONE_BY_OPERATOR",
+            )
+            return
+        if agent_id not in self.unreachable_agents and agent_id not in self.recovered_agents:
+            raise CallRefused(400, f"Unknown agent {agent_id}")
+        self.unreachable_agents.pop(agent_id, None)
+        self.recovered_agents.pop(agent_id, None)
+        self.removed_agent_ids.add(agent_id)
+        self.maintainer.agent_gone(agent_id)
+        self.store(registry.MarkGone(agent_id, time.time()))
+        for framework in self.frameworks.values():
+            gone = [t for t in framework.unreachable_tasks.values() if t.agent_id == agent_id]
+            for task in gone:
+                del framework.unreachable_tasks[task.task_id]
+                status = master_status(
+                    task.task_id,
+                    "TASK_GONE_BY_OPERATOR",
+                    "REASON_AGENT_REMOVED_BY_OPERATOR",
+                    "Agent marked gone by the operator",
+                    agent_id=ident(agent_id),
+                )
+                self._apply_state(task, status)
+                if framework.partition_aware:  # the others were told TASK_LOST already
+                    framework.send({"type": "UPDATE", "update": {"status": status}})
+                framework.completed_tasks.append(task)
+        log.info("Agent {id} marked gone by the operator", id=agent_id)
+
     def mark_unreachable(self, agent: AgentRecord) -> None:
         """No pings answered, or no link for too long: the agent may come back with its ID."""
         self.remove_agent(agent, "REASON_AGENT_REMOVED", "Agent is unreachable", gone=False)

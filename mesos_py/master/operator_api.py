@@ -139,6 +139,7 @@ class OperatorAPI(JSONCallResource):
             "DEACTIVATE_AGENT": lambda b: m.maintainer.deactivate(_agent_id(b)),
             "REACTIVATE_AGENT": lambda b: m.maintainer.reactivate(_agent_id(b)),
             "TEARDOWN": self._teardown,
+            "MARK_AGENT_GONE": lambda b: m.mark_agent_gone(_agent_id(b)),
             "UPDATE_WEIGHTS": lambda b: m.role_settings.update_weights(b.get("weight_infos")),
             "UPDATE_QUOTA": m.role_settings.update_quota,
             "SET_QUOTA": lambda b: m.role_settings.set_quota(b.get("quota_request")),

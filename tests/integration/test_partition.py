@@ -86,3 +86,58 @@ def test_a_partitioned_agent_becomes_unreachable_and_returns_with_its_tasks(tmp_
         assert [(t["id"], t["state"]) for t in framework["tasks"]] == [("survivor", "TASK_RUNNING")]
         tasks = get_json(cluster.address, "/master/tasks")["tasks"]
         assert [(t["id"], t["state"]) for t in tasks] == [("survivor", "TASK_RUNNING")]
+
+
+def test_an_unreachable_agent_marked_gone_by_the_operator_never_returns_under_its_id(tmp_path):
+    flags = ["--agent_ping_timeout=500ms", "--max_agent_ping_timeouts=2"]
+    with (
+        running_cluster(tmp_path / "c", "processes", agents=0, master_flags=flags) as cluster,
+        task_behind_proxy(cluster, "doomed") as (proxy, agent, raw),
+    ):
+        proxy.cut()
+        status = raw.next_event("UPDATE", timeout=15)["update"]["status"]
+        assert status["state"] == "TASK_UNREACHABLE"
+        for body, message in (
+            ({}, b"Expecting 'agent_id.value' to be present"),
+            ({"agent_id": {"value": "no-such-agent"}}, b"Unknown agent no-such-agent"),
+        ):
+            code, answer = operator(cluster.address, "MARK_AGENT_GONE", body)
+            assert (code, answer) == (400, message)
+        assert cluster.state()["unreachable_slaves"] == 1  # refusals change nothing
+
+        for _ in range(2):  # marking an agent gone twice is no error
+            code, answer = operator(
+                cluster.address, "MARK_AGENT_GONE", {"agent_id": {"value": agent["id"]}}
+            )
+            assert (code, answer) == (200, b"")
+        status = raw.next_event("UPDATE", timeout=5)["update"]["status"]
+        assert (status["task_id"]["value"], status["state"], status["reason"]) == (
+            "doomed",
+            "TASK_GONE_BY_OPERATOR",
+            "REASON_AGENT_REMOVED_BY_OPERATOR",
+        )
+        state = cluster.state()
+        assert state["unreachable_slaves"] == 0
+        (framework,) = state["frameworks"]
+        assert framework["unreachable_tasks"] == []
+        assert [(t["id"], t["state"]) for t in framework["completed_tasks"]] == [
+            ("doomed", "TASK_GONE_BY_OPERATOR")
+        ]
+
+        proxy.heal()  # the agent comes back, but not under the ID the operator retired
+        (back,) = cluster.wait_agents(1, timeout=30)
+        assert back["id"] != agent["id"]
+        (framework,) = cluster.state()["frameworks"]
+        assert framework["tasks"] == [] and framework["unreachable_tasks"] == []
+
+
+def test_a_registered_agent_marked_gone_is_removed_and_its_tasks_gone(tmp_path):
+    with (
+        running_cluster(tmp_path / "c", "processes", agents=0) as cluster,
+        task_behind_proxy(cluster, "retired") as (_proxy, agent, raw),
+    ):
+        code, _ = operator(cluster.address, "MARK_AGENT_GONE", {"agent_id": {"value": agent["id"]}})
+        assert code == 200
+        status = raw.next_event("UPDATE", timeout=5)["update"]["status"]
+        assert (status["task_id"]["value"], status["state"]) == ("retired", "TASK_GONE_BY_OPERATOR")
+        assert agent["id"] not in [a["id"] for a in cluster.state()["slaves"]]
