@@ -26,7 +26,7 @@ from mesos_py.chronos.schedule import UTC, format_instant
 from mesos_py.common.attributes import attributes_flat
 from mesos_py.common.prometheus import Histogram
 from mesos_py.common.resources import Resources
-from mesos_py.framework.store import fenced_out
+from mesos_py.framework.store import fenced_out, first_failure
 
 log = Logger()
 
@@ -166,7 +166,7 @@ class ChronosScheduler:
             log.warn(
                 "Could not store the claim of {job}: {error}; retrying",
                 job=name,
-                error=failure.getErrorMessage(),
+                error=first_failure(failure).getErrorMessage() or failure.type.__name__,
             )
             self.reactor.callLater(1.0, self._store_then_enqueue, name, keys)
 

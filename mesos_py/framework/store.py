@@ -67,11 +67,14 @@ class FencedOut(Exception):
     """A write was refused: the fence is gone, so this instance no longer leads."""
 
 
+def first_failure(failure: Failure) -> Failure:
+    """``failure`` itself, or the first failure when it is ``gatherResults``' report."""
+    return failure.value.subFailure if failure.check(defer.FirstError) else failure
+
+
 def fenced_out(failure: Failure) -> bool:
     """Whether ``failure`` (or the first one ``gatherResults`` reports) is ``FencedOut``."""
-    if failure.check(defer.FirstError):
-        failure = failure.value.subFailure
-    return failure.check(FencedOut) is not None
+    return first_failure(failure).check(FencedOut) is not None
 
 
 # What a write transaction's results say (``write_outcome``).

@@ -14,7 +14,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from kazoo.client import KazooClient
 
+from mesos_py.common.zk_layout import parse_zk_url
+from mesos_py.framework.store import node_name
 from tests.integration.chronos_support import (
     ChronosInstance,
     due_seconds,
@@ -233,6 +236,24 @@ def test_a_leader_paused_past_its_session_steps_down_and_overwrites_nothing(
     old, successor = two_instances[leader], two_instances[1 - leader]
     first_due = add_ticking_job(successor.client(), out)
     wait_for(lambda: len(read_records(out)) >= 3, 20, what="a few runs before the pause")
+    url = parse_zk_url(next(a for a in old.daemon.argv if a.startswith("--zk="))[5:])
+    zk = KazooClient(url.hosts)
+    zk.start(timeout=15)
+    framework_id_node = url.child("state/" + node_name("framework-id"))
+    framework_id = zk.get(framework_id_node)[0]
+    try:
+        pause_past_the_session(old, successor, out, first_due)
+        # Told "Framework failed over" by the master, the old leader tries to forget the
+        # framework id: had that delete landed, the next leader would register anew.
+        assert zk.get(framework_id_node)[0] == framework_id
+    finally:
+        zk.stop()
+        zk.close()
+
+
+def pause_past_the_session(old, successor, out: Path, first_due: float) -> None:
+    """SIGSTOP ``old`` until ``successor`` leads and runs the job, then SIGCONT it: it
+    must exit with status 1 and no instant run twice."""
     os.killpg(old.daemon.process.pid, signal.SIGSTOP)
     paused_at = time.time()
     try:
