@@ -8,17 +8,23 @@ one ZooKeeper request, counted by the server (``cons``).
 
 from __future__ import annotations
 
+import argparse
+import io
 import itertools
+import json
 import re
 
 import pytest
 from kazoo.client import KazooClient
-from twisted.internet import defer, reactor
+from twisted.internet import defer, reactor, task
+from twisted.web.client import Agent, FileBodyProducer, readBody
+from twisted.web.http_headers import Headers
 
 from mesos_py.common import zookeeper
 from mesos_py.common.zk_layout import parse_zk_url
 from mesos_py.framework.election import FrameworkElection, instance_info
 from mesos_py.framework.store import Fence, FencedOut, ZooKeeperStore, node_name
+from mesos_py.marathon.service import MarathonService, add_marathon_arguments
 from tests.integration.test_zookeeper_bridge import expire, until
 from tests.integration.zookeeper import EnsembleTestCase, four_letter, missing_reason
 
@@ -140,6 +146,43 @@ class StoreFencingTest(EnsembleTestCase):
         self.assertEqual((yield store_b.keys()), ["app:/web", "task:t1"])
         self.assertEqual([name for name, _ in lost], ["a"])  # a stepped down once; b leads
         self.assertTrue(b.elected)
+
+    @defer.inlineCallbacks
+    def test_a_marathon_leader_whose_write_is_fenced_out_exits_and_stores_nothing(self):
+        parser = argparse.ArgumentParser()
+        add_marathon_arguments(parser)
+        options = parser.parse_args(
+            [
+                "--master=127.0.0.1:1",  # never reached: the test needs no offers
+                f"--zk=zk://{self.ensemble.hosts}{self.path}",
+                "--http_port=0",
+                "--http_address=127.0.0.1",
+                "--hostname=127.0.0.1",
+                "--zk_session_timeout=4000",
+            ]
+        )
+        exits: list[int] = []
+        marathon = MarathonService(options, reactor, lambda: exits.append(marathon.exit_code))
+        marathon.startService()
+        # (Run last: the driver's attempt to reach the absent master ends in 0.3 s.)
+        self.addCleanup(task.deferLater, reactor, 1.0, lambda: None)
+        self.addCleanup(marathon.stopService)
+        yield until(lambda: marathon.driver is not None, what="marathon to lead")
+        node = marathon.election.node_path
+        self.admin.set(node, self.admin.get(node)[0])  # not the node it won with any more
+        app = {"id": "/web", "cmd": "sleep 100", "instances": 1, "cpus": 0.1, "mem": 16}
+        response = yield Agent(reactor).request(
+            b"POST",
+            f"http://127.0.0.1:{marathon.port}/v2/apps".encode(),
+            Headers({"content-type": ["application/json"]}),
+            FileBodyProducer(io.BytesIO(json.dumps(app).encode())),
+        )
+        body = json.loads((yield readBody(response)))
+        self.assertEqual(response.code, 503)
+        self.assertIn("fenced out", body["message"])
+        self.assertEqual(exits, [1])  # the exit path of a lost session
+        self.assertFalse(marathon.election.elected)
+        self.assertFalse(self.admin.exists(self.node("app:/web")))
 
     # ------------------------------------------------------ round trips per put
 
