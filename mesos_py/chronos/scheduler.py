@@ -26,6 +26,7 @@ from mesos_py.chronos.schedule import UTC, format_instant
 from mesos_py.common.attributes import attributes_flat
 from mesos_py.common.prometheus import Histogram
 from mesos_py.common.resources import Resources
+from mesos_py.framework.store import fenced_out, first_failure
 
 log = Logger()
 
@@ -160,10 +161,12 @@ class ChronosScheduler:
             return
 
         def failed(failure: Any) -> None:
+            if fenced_out(failure):
+                return  # deposed: the instance stops leading (the store reported it)
             log.warn(
                 "Could not store the claim of {job}: {error}; retrying",
                 job=name,
-                error=failure.getErrorMessage(),
+                error=first_failure(failure).getErrorMessage() or failure.type.__name__,
             )
             self.reactor.callLater(1.0, self._store_then_enqueue, name, keys)
 

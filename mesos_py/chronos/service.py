@@ -130,6 +130,7 @@ class ChronosService(service.Service):
             self._elected,
             self._lost,
             self.options.zk_session_timeout,
+            self.store,
         )
         self.election.start()
 

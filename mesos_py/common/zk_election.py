@@ -65,6 +65,11 @@ class ZooKeeperElection:
     def recovering(self) -> bool:
         return self.leading and not self._serving
 
+    @property
+    def node_path(self) -> str | None:
+        """Our contender node's full path: it exists only while our session and candidacy do."""
+        return None if self.node is None else self.zk.url.child(self.node)
+
     def start(self) -> None:
         """Contend and detect once the session is up (now, if it already is)."""
         if self.zk.state == zookeeper.CONNECTED:
@@ -153,6 +158,11 @@ class ZooKeeperElection:
 
     def _recovery_failed(self, failure: Any) -> None:
         self._give_up(f"recovery failed: {failure.getErrorMessage()}")
+
+    def step_down(self, reason: str) -> None:
+        """Stop leading for a ``reason`` the owner found (e.g. a write fenced out):
+        ``on_lost(reason)`` runs as when the session is lost, once."""
+        self._give_up(reason)
 
     def _give_up(self, reason: str) -> None:
         if self._lost:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kazoo.client import KazooClient, KazooState
+from kazoo.client import KazooClient, KazooState, TransactionRequest
 from kazoo.protocol.states import WatchedEvent, ZnodeStat
 from kazoo.retry import KazooRetry
 from kazoo.security import make_acl, make_digest_acl
@@ -166,6 +166,17 @@ class ZooKeeper:
 
     def delete(self, path: str, version: int = -1) -> defer.Deferred:
         return self._deferred(self.client.delete_async(path, version))
+
+    def transaction(self) -> TransactionRequest:
+        """A multi-op transaction to fill (``check``, ``create``, ``set_data``, ``delete``)
+        and hand to ``commit``: one round trip, all ops applied or none."""
+        return self.client.transaction()
+
+    def commit(self, transaction: TransactionRequest) -> defer.Deferred:
+        """Fires with one result per op.  When the transaction failed, the failing op's
+        slot holds its error (e.g. ``NoNodeError``) and the others ``RolledBackError``
+        or ``RuntimeInconsistency``: nothing was applied."""
+        return self._deferred(transaction.commit_async())
 
 
 class _ReactorWatch:

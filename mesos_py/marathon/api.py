@@ -24,6 +24,7 @@ from twisted.web import resource, server
 from mesos_py import __version__
 from mesos_py.common import prometheus
 from mesos_py.common.prometheus import Metric
+from mesos_py.framework.store import FencedOut
 from mesos_py.marathon import appdef, pages
 from mesos_py.marathon.appdef import AppError, InvalidJSON, canonical_path, parse_bool
 from mesos_py.marathon.events import EventStream
@@ -136,6 +137,8 @@ class MarathonAPI(resource.Resource):
             return self._encode(request, _message(404, f"'{exc}' does not exist"))
         if isinstance(exc, AppError):
             return self._encode(request, Reply(exc.status, exc.body))
+        if isinstance(exc, FencedOut):  # deposed meanwhile: the instance is stepping down
+            return self._encode(request, _message(503, f"Not the leader any more: {exc}"))
         if isinstance(exc, Conflict):
             ids = exc.deployment_ids
             message = (

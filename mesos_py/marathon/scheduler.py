@@ -19,8 +19,10 @@ from typing import Any
 from twisted.internet import defer, task
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from mesos_py.common.protocol import ENDED_FOR_FRAMEWORKS
+from mesos_py.framework.store import fenced_out
 from mesos_py.marathon import appdef, constraints, deployment, health, matching
 from mesos_py.marathon.backoff import FAILED_STATES, LaunchBackoff
 from mesos_py.marathon.events import EventBus
@@ -510,7 +512,10 @@ class Marathon:
         saved = self.state.save_task(record.task_id, record.stored())
 
         def send(result: Any) -> Any:
-            self._send_kill(record)  # even if the write failed: the kill is wanted now
+            # Even if the write failed, the kill is wanted now; but not when it was
+            # fenced out: this instance no longer leads, and its view may be stale.
+            if not (isinstance(result, Failure) and fenced_out(result)):
+                self._send_kill(record)
             return result
 
         return saved.addBoth(send)

@@ -5,7 +5,8 @@ that path (``json.info_`` nodes) and keep their state under ``<path>/state``;
 only the leader subscribes to the master.  Without ``--zk`` (``mesos-py
 local --with-marathon``) the one instance leads and keeps its state in
 memory, like the local cluster itself.  A leader that loses its ZooKeeper
-session exits with status 1, for its supervisor to restart it.
+session, or whose store write is fenced out (it was deposed meanwhile),
+exits with status 1, for its supervisor to restart it as a standby.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class ElectedLeadership:
         return f"{host}:{address.get('port', info.get('port'))}"
 
     def abdicate(self) -> None:
-        self.election.on_lost("leadership abdicated")
+        self.election.step_down("leadership abdicated")
 
 
 class MarathonService(service.MultiService):
@@ -123,12 +124,12 @@ class MarathonService(service.MultiService):
         if options.zk:
             url = parse_zk_url(options.zk)
             self.zk = ZooKeeper(reactor, url, session_timeout)
-            store: Any = ZooKeeperStore(self.zk, url.path.rstrip("/") + "/state")
+            self.store: Any = ZooKeeperStore(self.zk, url.path.rstrip("/") + "/state")
         else:
-            store = MemoryStore()
+            self.store = MemoryStore()
         self.marathon = Marathon(
             reactor,
-            MarathonState(store),
+            MarathonState(self.store),
             self.events,
             reconciliation_interval=options.reconciliation_interval / 1000.0,
         )
@@ -201,6 +202,7 @@ class MarathonService(service.MultiService):
                 self._elected,
                 self.lose_leadership,
                 self.options.zk_session_timeout / 1000.0,
+                self.store,
             )
             api.leadership = ElectedLeadership(self.election)
             self.election.start()

@@ -6,13 +6,18 @@ so the file says which instants ran and how often.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from kazoo.client import KazooClient
 
+from mesos_py.common.zk_layout import parse_zk_url
+from mesos_py.framework.store import node_name
 from tests.integration.chronos_support import (
     ChronosInstance,
     due_seconds,
@@ -217,3 +222,55 @@ def test_standby_status_page_names_and_links_the_leader(two_instances):
     assert f'<a id="leader-link" href="http://{leader.address}/ui/">{leader.address}</a>' in page
     status, page = request(leader.address, "GET", "/")
     assert status == 200 and f'<dd id="leader">{leader.address}</dd>' in page
+
+
+def test_a_leader_paused_past_its_session_steps_down_and_overwrites_nothing(
+    two_instances, tmp_path
+):
+    """A pause (GC, SIGSTOP) longer than the ZooKeeper session: the standby takes over
+    and runs the job.  Resumed, the old leader's overdue timers fire at once, but its
+    writes are fenced out (or its session found expired): it exits with status 1,
+    and no instant ran twice."""
+    out = tmp_path / "runs.out"
+    leader = leader_of(two_instances)
+    old, successor = two_instances[leader], two_instances[1 - leader]
+    first_due = add_ticking_job(successor.client(), out)
+    wait_for(lambda: len(read_records(out)) >= 3, 20, what="a few runs before the pause")
+    url = parse_zk_url(next(a for a in old.daemon.argv if a.startswith("--zk="))[5:])
+    zk = KazooClient(url.hosts)
+    zk.start(timeout=15)
+    framework_id_node = url.child("state/" + node_name("framework-id"))
+    framework_id = zk.get(framework_id_node)[0]
+    try:
+        pause_past_the_session(old, successor, out, first_due)
+        # Told "Framework failed over" by the master, the old leader tries to forget the
+        # framework id: had that delete landed, the next leader would register anew.
+        assert zk.get(framework_id_node)[0] == framework_id
+    finally:
+        zk.stop()
+        zk.close()
+
+
+def pause_past_the_session(old, successor, out: Path, first_due: float) -> None:
+    """SIGSTOP ``old`` until ``successor`` leads and runs the job, then SIGCONT it: it
+    must exit with status 1 and no instant run twice."""
+    os.killpg(old.daemon.process.pid, signal.SIGSTOP)
+    paused_at = time.time()
+    try:
+        wait_for(lambda: successor.leader() == successor.address, 30, what="a new leader")
+        wait_for(
+            lambda: sum(due_seconds(t) > paused_at + 5 for t, _ in read_records(out)) >= 3,
+            30,
+            what="the new leader to run the job",
+        )
+    finally:
+        os.killpg(old.daemon.process.pid, signal.SIGCONT)
+    resumed_at = time.time()
+    wait_for(lambda: not old.daemon.alive(), 30, what="the deposed leader to exit")
+    assert old.daemon.process.returncode == 1
+    log = old.daemon.output()
+    assert "Chronos instance stops" in log
+    print("deposed leader's last words:", log[log.index("Chronos instance stops") :][:300])
+    wait_every_instant_ran_once(out, first_due, until=int(resumed_at) + 3)
+    assert successor.leader() == successor.address
+    assert find(successor.client(), "tick") is not None
