@@ -30,6 +30,7 @@ from mesos_py.chronos.jobs import ApiError, parse_job
 from mesos_py.chronos.scheduler import PERCENTILES, ChronosScheduler
 from mesos_py.common import prometheus
 from mesos_py.common.prometheus import Metric
+from mesos_py.framework.store import fenced_out, first_failure
 from mesos_py.webui.framework_site import FrameworkPages, is_page_path
 
 log = Logger()
@@ -182,6 +183,9 @@ class ChronosAPI(resource.Resource):
     def _failed(request: server.Request, failure: Any) -> bytes:
         if failure.check(ApiError):
             return _error(request, failure.value)
+        if fenced_out(failure):  # deposed meanwhile: the instance is stepping down
+            reason = first_failure(failure).value
+            return _error(request, ApiError(503, f"Not the leader any more: {reason}"))
         log.failure("Request failed", failure)
         return _error(request, ApiError(500, f"Internal error: {failure.getErrorMessage()}"))
 

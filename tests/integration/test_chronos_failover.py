@@ -274,3 +274,33 @@ def pause_past_the_session(old, successor, out: Path, first_due: float) -> None:
     wait_every_instant_ran_once(out, first_due, until=int(resumed_at) + 3)
     assert successor.leader() == successor.address
     assert find(successor.client(), "tick") is not None
+
+
+def test_a_write_fenced_out_is_answered_503_and_the_instance_exits(ensemble, tmp_path):
+    """Its election node changed under it (as when a successor took over): the leader's
+    next write is refused by ZooKeeper, the API says so, and the instance exits 1."""
+    path = chronos_path()
+    with running_cluster(tmp_path / "cluster", "processes") as cluster:
+        chronos = ChronosInstance(tmp_path / "chronos.log", cluster.address, ensemble.url(path))
+        admin = KazooClient(hosts=parse_zk_url(ensemble.url(path)).hosts)
+        admin.start()
+        try:
+            chronos.wait_serving()
+            (node,) = [c for c in admin.get_children(path) if c != "state"]
+            admin.set(f"{path}/{node}", admin.get(f"{path}/{node}")[0])  # a new version
+            status, body = request(
+                chronos.address,
+                "POST",
+                "/v1/scheduler/iso8601",
+                job("late", "true", f"R1/{iso(in_seconds(60))}/PT1M"),
+            )
+            assert status == 503, body
+            assert body["message"].startswith("Not the leader any more") and "fenced out" in str(
+                body
+            )
+            wait_for(lambda: not chronos.daemon.alive(), 20, what="the instance to exit")
+            assert chronos.daemon.process.returncode == 1
+            assert not admin.exists(f"{path}/state/{node_name('job:late')}")
+        finally:
+            admin.stop()
+            chronos.stop()
