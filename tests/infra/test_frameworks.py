@@ -7,6 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
 
@@ -58,7 +61,7 @@ def test_every_instance_answers_ping(inventory, group):
         cluster.eventually(pong)
 
 
-def _marathon_leader(inventory: cluster.Inventory) -> str:
+def marathon_leader(inventory: cluster.Inventory) -> str:
     """``address:port`` of the one Marathon leader, once every instance agrees on it."""
     instances = inventory.addresses("marathon")
 
@@ -78,7 +81,7 @@ def _marathon_leader(inventory: cluster.Inventory) -> str:
     return cluster.eventually(agreed)
 
 
-def _chronos_leader(inventory: cluster.Inventory) -> str:
+def chronos_leader(inventory: cluster.Inventory) -> str:
     instances = inventory.addresses("chronos")
 
     def agreed() -> str:
@@ -95,11 +98,11 @@ def _chronos_leader(inventory: cluster.Inventory) -> str:
 
 
 def test_marathon_has_exactly_one_leader_every_instance_names(inventory):
-    assert _marathon_leader(inventory)
+    assert marathon_leader(inventory)
 
 
 def test_chronos_has_exactly_one_leader_every_instance_names(inventory):
-    assert _chronos_leader(inventory)
+    assert chronos_leader(inventory)
 
 
 @pytest.mark.parametrize("name", sorted(FRAMEWORKS))
@@ -126,42 +129,75 @@ def _agent_names(inventory: cluster.Inventory) -> set[str]:
     return set(agents) | {inventory.address(name) for name in agents}
 
 
-def test_a_marathon_app_of_two_instances_runs_on_the_agents_then_goes(inventory):
-    leader = _marathon_leader(inventory)
+def active_framework_ids(inventory: cluster.Inventory) -> dict[str, list[str]]:
+    """The IDs of the frameworks the elected master lists active, by framework name."""
+    master = elected_master(inventory)
+    ids: dict[str, list[str]] = {}
+    for framework in cluster.get_json(master, cluster.MASTER_PORT, "/master/frameworks")[
+        "frameworks"
+    ]:
+        if framework["active"]:
+            ids.setdefault(framework["name"], []).append(framework["id"])
+    return ids
+
+
+def marathon_running_tasks(inventory: cluster.Inventory, app_id: str, count: int) -> list[dict]:
+    """The app's tasks as the Marathon leader lists them, once ``count`` run on the agents."""
+
+    def running() -> list[dict]:
+        status, body = _request(marathon_leader(inventory), "GET", f"/v2/apps{app_id}/tasks")
+        assert status == 200, (status, body)
+        tasks = [t for t in body["tasks"] if t.get("state", "TASK_RUNNING") == "TASK_RUNNING"]
+        assert len(tasks) == count, body["tasks"]
+        assert {t["host"] for t in tasks} <= _agent_names(inventory), tasks
+        return tasks
+
+    return cluster.eventually(running, timeout=120)
+
+
+def master_task_states(inventory: cluster.Inventory) -> dict[str, str]:
+    master = elected_master(inventory)
+    known = cluster.get_json(master, cluster.MASTER_PORT, "/master/tasks")["tasks"]
+    return {t["id"]: t["state"] for t in known}
+
+
+@dataclass(frozen=True)
+class MarathonApp:
+    app_id: str
+    tasks: list[dict]
+
+
+@contextmanager
+def marathon_app(inventory: cluster.Inventory, instances: int) -> Iterator[MarathonApp]:
+    """A ``sleep`` app deployed through the Marathon leader, its instances running; deleted
+    afterwards (through whichever instance leads then) and waited for until its tasks
+    are gone from the master."""
     app_id = f"/infra-{uuid.uuid4().hex[:8]}"
-    app = {"id": app_id, "cmd": "sleep 600", "cpus": 0.1, "mem": 16, "instances": 2}
-    status, body = _request(leader, "POST", "/v2/apps", app)
+    app = {"id": app_id, "cmd": "sleep 3600", "cpus": 0.1, "mem": 16, "instances": instances}
+    status, body = _request(marathon_leader(inventory), "POST", "/v2/apps", app)
     assert status == 201, (status, body)
+    tasks: list[dict] = []
     try:
-
-        def two_running() -> list[dict]:
-            status, body = _request(leader, "GET", f"/v2/apps{app_id}/tasks")
-            assert status == 200, (status, body)
-            running = [t for t in body["tasks"] if t.get("state", "TASK_RUNNING") == "TASK_RUNNING"]
-            assert len(running) == 2, body["tasks"]
-            assert {t["host"] for t in running} <= _agent_names(inventory), running
-            return running
-
-        tasks = cluster.eventually(two_running, timeout=120)
-        master = elected_master(inventory)
-        known = cluster.get_json(master, cluster.MASTER_PORT, "/master/tasks")["tasks"]
-        states = {t["id"]: t["state"] for t in known}
-        assert all(states.get(t["id"]) == "TASK_RUNNING" for t in tasks), (tasks, states)
+        tasks = marathon_running_tasks(inventory, app_id, instances)
+        yield MarathonApp(app_id, tasks)
     finally:
-        status, body = _request(leader, "DELETE", f"/v2/apps{app_id}")
+        status, body = _request(marathon_leader(inventory), "DELETE", f"/v2/apps{app_id}")
     assert status == 200, (status, body)
 
     def gone() -> None:
-        status, _ = _request(leader, "GET", f"/v2/apps{app_id}")
+        status, _ = _request(marathon_leader(inventory), "GET", f"/v2/apps{app_id}")
         assert status == 404, status
-        master = elected_master(inventory)
-        known = cluster.get_json(master, cluster.MASTER_PORT, "/master/tasks")["tasks"]
-        left = [
-            t for t in known if t["id"] in {t["id"] for t in tasks} and t["state"] == "TASK_RUNNING"
-        ]
+        states = master_task_states(inventory)
+        left = [t["id"] for t in tasks if states.get(t["id"]) == "TASK_RUNNING"]
         assert left == [], left
 
     cluster.eventually(gone, timeout=120)
+
+
+def test_a_marathon_app_of_two_instances_runs_on_the_agents_then_goes(inventory):
+    with marathon_app(inventory, instances=2) as app:
+        states = master_task_states(inventory)
+        assert all(states.get(t["id"]) == "TASK_RUNNING" for t in app.tasks), (app.tasks, states)
 
 
 def test_a_chronos_job_due_in_a_few_seconds_runs_and_succeeds(inventory):

@@ -1,10 +1,13 @@
 """The day-2 playbooks against the live cluster, with an unmodified pymesos framework.
 
-* ``playbooks/rolling-restart.yml`` restarts every ZooKeeper server, master and agent
-  one at a time while a checkpointing framework keeps a ``sleep`` task running: a
-  watcher samples the ensemble (``srvr`` on every server) and the leading master all
-  along; the task is never reported lost, killed or failed, is still running on the
-  same agent afterwards, and the framework re-subscribed with the ID it had.
+* ``playbooks/rolling-restart.yml`` restarts every ZooKeeper server, master, agent,
+  Marathon and Chronos instance one at a time while a checkpointing framework keeps a
+  ``sleep`` task running and Marathon an app of two: a watcher samples the ensemble
+  (``srvr`` on every server) and the leading master all along; the task is never
+  reported lost, killed or failed, is still running on the same agent afterwards, and
+  the framework re-subscribed with the ID it had; every Marathon and Chronos unit runs a
+  new process afterwards, one leader serves each, subscribed at the master with the
+  framework ID it had, and the app still runs the tasks it ran before.
 * ``playbooks/drain-agent.yml`` drains the agent running a task (the task is killed,
   the agent ends ``DRAINED`` and stopped), then undrains it (offered again).
 
@@ -26,6 +29,15 @@ from dataclasses import dataclass, field
 import pytest
 
 from tests.infra import cluster
+from tests.infra.test_frameworks import (
+    FRAMEWORKS,
+    active_framework_ids,
+    chronos_leader,
+    marathon_app,
+    marathon_leader,
+    marathon_running_tasks,
+    master_task_states,
+)
 
 pymesos_support = pytest.importorskip("tests.integration.pymesos_support")
 
@@ -221,19 +233,42 @@ class Watcher(threading.Thread):
             self.watch.task_agents.add(task["slave_id"])
 
 
+def unit_starts(inventory: cluster.Inventory, group: str) -> dict[str, tuple[int, int]]:
+    """Each instance's framework unit as (MainPID, ActiveEnterTimestampMonotonic)."""
+    unit, _ = FRAMEWORKS[group]
+    starts = {}
+    for name in inventory.hosts(group):
+        properties = inventory.member(name).host.service(unit).systemd_properties
+        assert properties["ActiveState"] == "active", (name, unit, properties["ActiveState"])
+        entered = int(properties["ActiveEnterTimestampMonotonic"])
+        starts[name] = (int(properties["MainPID"]), entered)
+    return starts
+
+
 def test_rolling_restart_keeps_quorum_and_the_running_task(inventory, framework):
     offer = framework.offer_from()
     agent_id = offer["agent_id"]["value"]
     task_id = framework.launch_sleep(offer)
-    watcher = Watcher(inventory, framework.framework_id, task_id)
-    watcher.start()
-    started = time.monotonic()
-    try:
-        run_playbook("playbooks/rolling-restart.yml")
-    finally:
-        watcher.stopping.set()
-        watcher.join(timeout=30)
-    took = time.monotonic() - started
+    framework_ids = active_framework_ids(inventory)
+    for name in FRAMEWORKS:
+        assert len(framework_ids.get(name, [])) == 1, f"{name} not subscribed once: {framework_ids}"
+    starts = {group: unit_starts(inventory, group) for group in FRAMEWORKS}
+    with marathon_app(inventory, instances=2) as app:
+        watcher = Watcher(inventory, framework.framework_id, task_id)
+        watcher.start()
+        started = time.monotonic()
+        try:
+            run_playbook("playbooks/rolling-restart.yml")
+        finally:
+            watcher.stopping.set()
+            watcher.join(timeout=30)
+        took = time.monotonic() - started
+        assert_frameworks_restarted_and_failed_over(inventory, starts, framework_ids)
+        # Marathon's leader failed over: it still runs the same tasks, none restarted.
+        tasks = marathon_running_tasks(inventory, app.app_id, count=len(app.tasks))
+        assert {t["id"] for t in tasks} == {t["id"] for t in app.tasks}, (tasks, app.tasks)
+        states = master_task_states(inventory)
+        assert all(states.get(t["id"]) == "TASK_RUNNING" for t in app.tasks), (app.tasks, states)
     watch = watcher.watch
     print(f"rolling restart: {took:.0f} s, {watch.samples} samples, outages {watch.outages}")
 
@@ -269,6 +304,33 @@ def test_rolling_restart_keeps_quorum_and_the_running_task(inventory, framework)
     cluster.eventually(still_running, timeout=120)
     framework.driver.reconcileTasks([{"task_id": {"value": task_id}}])
     framework.scheduler.wait_update(task_id, "TASK_RUNNING", timeout=60)
+
+
+def assert_frameworks_restarted_and_failed_over(
+    inventory: cluster.Inventory,
+    starts: dict[str, dict[str, tuple[int, int]]],
+    framework_ids: dict[str, list[str]],
+) -> None:
+    """Every Marathon and Chronos instance runs a process started after ``starts``, one
+    leader serves each framework, and the master lists it with the ID it had."""
+    for group, before in starts.items():
+        after = unit_starts(inventory, group)
+        for name, (pid, entered) in after.items():
+            old_pid, old_entered = before[name]
+            assert pid != old_pid and entered > old_entered, (
+                f"{FRAMEWORKS[group][0]} on {name} was not restarted: MainPID {old_pid} -> "
+                f"{pid}, active since {old_entered} -> {entered} (monotonic microseconds)"
+            )
+    assert marathon_leader(inventory)
+    assert chronos_leader(inventory)
+
+    def same_ids() -> None:
+        now = active_framework_ids(inventory)
+        assert {n: now.get(n) for n in FRAMEWORKS} == {n: framework_ids[n] for n in FRAMEWORKS}, (
+            f"frameworks before the restart {framework_ids}, after {now}"
+        )
+
+    cluster.eventually(same_ids, timeout=120)
 
 
 def agent_member(inventory: cluster.Inventory, agent_id: str) -> cluster.Member:
