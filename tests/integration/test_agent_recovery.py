@@ -19,7 +19,10 @@ import time
 import pytest
 
 from tests.integration.harness import FAST_AGENT_FLAGS, get_json, running_cluster, wait_for
+from tests.integration.prometheus_support import scrape
 from tests.integration.pymesos_support import PymesosFramework, command_task, executor_task
+
+ACKS_RECEIVED = ("mesos_agent_status_update_ack_latency_seconds_count", ())
 
 pytestmark = [pytest.mark.integration, pytest.mark.pymesos]
 
@@ -260,6 +263,12 @@ def test_sigterm_leaves_tasks_to_the_next_agent_and_sigusr1_ends_them(tmp_path):
                 [offer["id"]], [command_task(offer, "long", "exec sleep 1000")]
             )
             framework.scheduler.wait_update("long", "TASK_RUNNING")
+            # Updates are delivered at least once: an acknowledgement still on its way
+            # when the agent stops makes the next agent send TASK_RUNNING again.
+            wait_for(
+                lambda: scrape(cluster.agent_address(0))[ACKS_RECEIVED] == 1,
+                what="the agent to have the framework's acknowledgement",
+            )
             meta = str(tmp_path / "c" / "agent-0" / "meta")
             (pid_file,) = {
                 os.path.realpath(p) for p in glob.glob(f"{meta}/**/forked.pid", recursive=True)

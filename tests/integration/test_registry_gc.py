@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import pytest
+from kazoo.client import KazooClient
 
+from mesos_py.common.zk_layout import parse_zk_url
 from mesos_py.master import registry as reg
 from tests.integration.ha_cluster import running_ha_cluster
 from tests.integration.harness import running_cluster, wait_for
@@ -110,6 +112,18 @@ def test_a_new_leader_exits_while_too_many_agents_are_missing(tmp_path):
         with running_ha_cluster(
             tmp_path / "ha", ensemble, masters=1, agents=2, master_flags=flags
         ) as cluster:
+            # Both admissions must be in the registry (written in batches) before the kill.
+            zk = KazooClient(hosts=ensemble.hosts)
+            zk.start()
+            try:
+                node = parse_zk_url(cluster.zk_url).registry_path
+                wait_for(
+                    lambda: zk.exists(node) and len(reg.decode(zk.get(node)[0]).agents) == 2,
+                    10,
+                    "both agents in the registry",
+                )
+            finally:
+                zk.stop()
             cluster.agents[1].kill()
             cluster.kill_master(0)  # the supervisor restarts it; it leads again, recovers
             wait_for(lambda: 1 in cluster.exit_codes[0], 60, "the new leader to give up")
