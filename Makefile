@@ -83,7 +83,7 @@ machines: $(STAMP)
 	$(MACHINES) up --masters $(MASTERS) --agents $(AGENTS)
 
 cluster: machines
-	$(BIN)/ansible-playbook -i inventory/local site.yml
+	$(BIN)/ansible-playbook -i inventory/local site.yml </dev/null
 	@echo "mesos-py cluster up (ssh: $(MACHINES) ssh NAME):"
 	@$(MACHINES) status
 

@@ -35,12 +35,14 @@ started=$SECONDS
 machines up --masters "${MASTERS:-3}" --agents "${AGENTS:-2}"
 echo "infra-test: machines ready after $((SECONDS - started)) s"
 
-"$BIN/ansible-playbook" -i "$INVENTORY" "$PLAYBOOK"
+# stdin from /dev/null: ansible-playbook refuses to start on a non-blocking one (which
+# an ssh run before may leave behind when stdin is shared, as under CI).
+"$BIN/ansible-playbook" -i "$INVENTORY" "$PLAYBOOK" </dev/null
 echo "infra-test: deployed after $((SECONDS - started)) s"
 
 # The second run must report changed=0 (and nothing failed or unreachable) for every host.
 second_run=$(mktemp)
-"$BIN/ansible-playbook" -i "$INVENTORY" "$PLAYBOOK" | tee "$second_run"
+"$BIN/ansible-playbook" -i "$INVENTORY" "$PLAYBOOK" </dev/null | tee "$second_run"
 if ! awk '
     /^PLAY RECAP/ { recap = 1; next }
     recap && / : ok=/ {
@@ -56,5 +58,5 @@ rm -f "$second_run"
 echo "infra-test: second run changed nothing ($((SECONDS - started)) s)"
 
 # shellcheck disable=SC2086 # PYTEST_ARGS is a list of arguments
-MESOS_PY_INFRA=required "$BIN/pytest" -q tests/infra ${PYTEST_ARGS:-}
+MESOS_PY_INFRA=required "$BIN/pytest" -q tests/infra ${PYTEST_ARGS:-} </dev/null
 echo "infra-test: passed in $((SECONDS - started)) s"

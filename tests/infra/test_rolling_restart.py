@@ -121,6 +121,7 @@ def run_playbook(playbook: str, *extra: str) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [ansible, "-i", cluster.INVENTORY, playbook, *extra],
         cwd=cluster.REPO,
+        stdin=subprocess.DEVNULL,  # ansible-playbook refuses a non-blocking stdin
         capture_output=True,
         text=True,
         timeout=PLAYBOOK_TIMEOUT,

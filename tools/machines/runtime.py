@@ -233,8 +233,14 @@ class Runtime:
         return result.stdout.strip() or "unknown"
 
     def ssh_works(self, address: str) -> bool:
+        # stdin from /dev/null: ssh makes the descriptor it is given non-blocking, and a
+        # shared one would then make later ansible-playbook runs refuse to start.
         result = subprocess.run(
-            self.ssh_command(address, "true"), capture_output=True, check=False, timeout=30
+            self.ssh_command(address, "true"),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+            timeout=30,
         )
         return result.returncode == 0
 
