@@ -20,7 +20,7 @@ from typing import NoReturn
 from mesos_py.agent.flags import AGENT_FLAGS
 from mesos_py.agent.service import make_agent_config
 from mesos_py.chronos.service import CHRONOS_FLAGS
-from mesos_py.common.flags import Flag, add_flags
+from mesos_py.common.flags import Flag, add_flags, value_from_file
 from mesos_py.common.zk_layout import parse_zk_url
 from mesos_py.marathon.service import MARATHON_FLAGS
 from mesos_py.master.flags import MASTER_FLAGS, parse_weights
@@ -113,7 +113,10 @@ def _check_master_url(value: str | None) -> None:
 def _check_master(options: argparse.Namespace) -> None:
     _check_ip("ip", options.ip)
     _check_ip("advertise_ip", options.advertise_ip)
-    _check_zk("zk", options.zk)
+    try:
+        _check_zk("zk", options.zk and value_from_file(options.zk, "zk"))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     try:
         parse_weights(options.weights)
     except ValueError as exc:

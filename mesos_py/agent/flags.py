@@ -87,7 +87,11 @@ def non_negative_duration(text: str) -> float:
 
 
 AGENT_FLAGS = [
-    Flag("master", "the master: host:port, or zk://host:port[,...]/path to follow the leader"),
+    Flag(
+        "master",
+        "the master: host:port, zk://host:port[,...]/path to follow the leader, or "
+        "file:///path of a file holding either",
+    ),
     Flag("work_dir", "directory for sandboxes and agent state (required)"),
     Flag("ip", "IP address to listen on", "0.0.0.0"),
     Flag("advertise_ip", "IP address advertised to the master and executors", None),

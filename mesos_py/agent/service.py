@@ -18,7 +18,7 @@ from mesos_py.agent.flags import AGENT_FLAGS, flags_for_state
 from mesos_py.agent.http_endpoints import build_resource_tree
 from mesos_py.agent.resources_detect import host_facts, total_resources
 from mesos_py.common.attributes import parse_attributes
-from mesos_py.common.flags import add_flags
+from mesos_py.common.flags import add_flags, value_from_file
 from mesos_py.common.http import make_site
 from mesos_py.common.identity import advertised_ip
 from mesos_py.common.zk_detector import LeaderDetector
@@ -32,7 +32,8 @@ def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _master_address(text: str | None) -> str:
     if not text:
-        raise ValueError("--master is required (host:port or zk://...)")
+        raise ValueError("--master is required (host:port, zk://... or file:///path)")
+    text = value_from_file(text, "master")
     if text.startswith("zk://"):
         try:
             parse_zk_url(text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -85,12 +86,45 @@ def add_flags(
             )
 
 
+# The password of a ``zk://user:password@hosts/path`` URL.
+_URL_PASSWORD = re.compile(r"^(zk://[^:/@]*:)[^@/]*@")
+
+
+def redacted(text: str) -> str:
+    """``text`` with the password of a ``zk://user:password@`` URL replaced by ``***``."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
+
+
 def flags_as_strings(namespace: argparse.Namespace, flags: list[Flag]) -> dict[str, str]:
-    """The flags' effective values as strings, as ``/state`` reports them."""
+    """The flags' effective values as strings, as ``/state`` and ``/flags`` report them.
+
+    Those endpoints are readable by anyone who reaches the daemon, so a ZooKeeper
+    password given in a URL is shown as ``***``.
+    """
     result = {}
     for flag in flags:
         value = getattr(namespace, flag.name)
         if value is None:
             continue
-        result[flag.name] = str(value).lower() if isinstance(value, bool) else str(value)
+        result[flag.name] = str(value).lower() if isinstance(value, bool) else redacted(str(value))
     return result
+
+
+def value_from_file(value: str, flag: str) -> str:
+    """A flag's value, read from the file a ``file:///path`` value names (Mesos' form).
+
+    For ``--zk`` and the agent's ``--master``: ZooKeeper credentials then live in a
+    file only its owner reads, not on the command line or in the environment.
+    Other values are returned as they are; ValueError when the file cannot be read.
+    """
+    if not value.startswith("file://"):
+        return value
+    path = value[len("file://") :]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            content = handle.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--{flag}={value}: cannot read it: {exc}") from None
+    if not content:
+        raise ValueError(f"--{flag}={value}: the file is empty")
+    return content

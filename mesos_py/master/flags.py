@@ -70,7 +70,8 @@ MASTER_FLAGS = [
     Flag(
         "zk",
         "ZooKeeper URL for leader election and the registry, "
-        "zk://[user:password@]host:port[,host:port...]/path (unset: standalone)",
+        "zk://[user:password@]host:port[,host:port...]/path, or file:///path of a file "
+        "holding it (unset: standalone)",
         None,
     ),
     Flag("zk_session_timeout", "ZooKeeper session timeout", 10.0, duration),

@@ -13,7 +13,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.web import http, resource, server
 
-from mesos_py.common.flags import add_flags, flags_as_strings
+from mesos_py.common.flags import add_flags, flags_as_strings, value_from_file
 from mesos_py.common.http import (
     GetResource,
     HTTPError,
@@ -230,7 +230,7 @@ class MasterService(service.MultiService):
         self.exit_code = 0
         self.on_exit = self._exit
         self.zk: ZooKeeper | None = None
-        zk_url = parse_zk_url(options.zk) if options.zk else None
+        zk_url = parse_zk_url(value_from_file(options.zk, "zk")) if options.zk else None
         if zk_url is not None:
             self.zk = ZooKeeper(reactor, zk_url, options.zk_session_timeout)
         if options.registry == "in_memory":

@@ -123,6 +123,15 @@ def test_an_unreadable_file_is_refused(tmp_path):
     assert "cannot read it" in result.stderr
 
 
+def test_a_zookeeper_url_in_a_file_is_checked_as_given_inline(tmp_path):
+    url = tmp_path / "zk"
+    url.write_text("zk://ops:secret@10.0.1.11:2181/mesos\n")
+    check_environment("master", environ(MASTER_OK, MESOS_ZK=f"file://{url}"))
+    url.write_text("zk://10.0.1.11/mesos\n")
+    with pytest.raises(ConfigError, match=r"'10\.0\.1\.11' is not host:port"):
+        check_environment("master", environ(MASTER_OK, MESOS_ZK=f"file://{url}"))
+
+
 def environ(text: str, **changes: str | None) -> dict[str, str]:
     variables = parse_environment_file(text)
     for name, value in changes.items():
@@ -143,6 +152,7 @@ def environ(text: str, **changes: str | None) -> dict[str, str]:
         ({"MESOS_WEIGHTS": "eng"}, "--weights: invalid weight 'eng'"),
         ({"MESOS_REGISTRY": "etcd"}, "MESOS_REGISTRY: unknown registry 'etcd'"),
         ({"MESOS_OFFER_TIMEOUT": "soon"}, "MESOS_OFFER_TIMEOUT: "),
+        ({"MESOS_ZK": "file:///nonexistent/zk"}, "--zk=file:///nonexistent/zk: cannot read it"),
     ],
 )
 def test_master_flags_are_checked_by_the_masters_parser(changes, message):

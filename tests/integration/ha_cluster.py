@@ -58,10 +58,16 @@ class HACluster:
         self.work_dir = work_dir
         self.ensemble = ensemble
         self.path = f"/mesos-{uuid.uuid4().hex[:8]}"
-        auth = f"{credentials}@" if credentials else ""
         # Masters write with the credentials; agents and frameworks only read.
-        self.masters_zk_url = f"zk://{auth}{ensemble.hosts}{self.path}"
         self.zk_url = f"zk://{ensemble.hosts}{self.path}"
+        self.masters_zk_url = self.zk_url
+        if credentials:
+            # As an operator would: in a file only its owner reads, named by --zk=file://.
+            work_dir.mkdir(parents=True, exist_ok=True)
+            secret = work_dir / "zk-url"
+            secret.write_text(f"zk://{credentials}@{ensemble.hosts}{self.path}\n")
+            secret.chmod(0o600)
+            self.masters_zk_url = f"file://{secret}"
         self.session_timeout = session_timeout
         self.master_flags = [*FAST_MASTER_FLAGS, *(master_flags or [])]
         self.agent_flags = [*FAST_AGENT_FLAGS, *(agent_flags or [])]

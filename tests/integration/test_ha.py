@@ -131,6 +131,12 @@ def test_masters_with_zookeeper_credentials(ensemble, tmp_path):
             client.close()
         framework = PymesosFramework(cluster.zk_url)
         framework.stop()
+        # The URL came from a file: the masters show that, never the password.
+        flags = get_json(leader, "/master/flags")["flags"]
+        assert flags["zk"] == cluster.masters_zk_url and flags["zk"].startswith("file://")
+        assert "secret" not in json.dumps(get_json(leader, "/master/state"))
+        for master in cluster.masters:
+            assert "secret" not in master.output()
     except BaseException:
         print(cluster.logs())
         raise

@@ -116,6 +116,9 @@ def test_config(tmp_path):
     options.advertise_ip, options.hostname, options.master = "10.1.1.1", "h", "m"
     config = make_agent_config(options)
     assert (config.advertise_ip, config.hostname, config.master) == ("10.1.1.1", "h", "m:5050")
+    (tmp_path / "master").write_text("zk://h1:2181,h2:2181/mesos\n")
+    options.master = f"file://{tmp_path / 'master'}"  # Mesos' form: the value is in the file
+    assert make_agent_config(options).master == "zk://h1:2181,h2:2181/mesos"
 
 
 @pytest.mark.parametrize(
@@ -126,6 +129,7 @@ def test_config(tmp_path):
         (["--master", "zk://h:2181", "--work_dir", "/w"], "path"),
         (["--master", "http://m:5050", "--work_dir", "/w"], "host:port"),
         (["--master", "m:notaport", "--work_dir", "/w"], "host:port"),
+        (["--master", "file:///nonexistent", "--work_dir", "/w"], "cannot read it"),
         (["--master", "m:5050", "--work_dir", "/w", "--resources", "cpus:x"], "--resources"),
         (
             ["--master", "m:5050", "--work_dir", "/w", "--resources", "file:///nonexistent"],

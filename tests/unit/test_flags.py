@@ -5,7 +5,15 @@ import argparse
 import pytest
 
 from mesos_py.common.durations import format_duration, parse_duration
-from mesos_py.common.flags import Flag, add_flags, boolean, duration, flags_as_strings
+from mesos_py.common.flags import (
+    Flag,
+    add_flags,
+    boolean,
+    duration,
+    flags_as_strings,
+    redacted,
+    value_from_file,
+)
 
 FLAGS = [
     Flag("work_dir", "where"),
@@ -60,6 +68,34 @@ def test_a_bad_value_is_a_usage_error_naming_the_flag(capsys):
 def test_flags_render_as_strings_for_the_state_endpoint():
     rendered = flags_as_strings(parse(["--work_dir=/w"]), FLAGS)
     assert rendered == {"work_dir": "/w", "port": "5051", "switch_user": "true", "ping": "15.0"}
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ("zk://ops:secret@h1:2181,h2:2181/mesos", "zk://ops:***@h1:2181,h2:2181/mesos"),
+        ("zk://ops:@h1:2181/mesos", "zk://ops:***@h1:2181/mesos"),
+        ("zk://h1:2181/mesos", "zk://h1:2181/mesos"),
+        ("file:///etc/mesos/zk", "file:///etc/mesos/zk"),
+        ("10.0.0.1:5050", "10.0.0.1:5050"),
+    ],
+)
+def test_a_zookeeper_password_is_never_shown(given, shown):
+    assert redacted(given) == shown
+    rendered = flags_as_strings(parse(["--work_dir", given]), FLAGS)
+    assert rendered["work_dir"] == shown
+
+
+def test_a_file_url_flag_is_read_from_its_file(tmp_path):
+    url = tmp_path / "zk"
+    url.write_text("zk://ops:secret@h1:2181/mesos\n")
+    assert value_from_file(f"file://{url}", "zk") == "zk://ops:secret@h1:2181/mesos"
+    assert value_from_file("zk://h1:2181/mesos", "zk") == "zk://h1:2181/mesos"
+    with pytest.raises(ValueError, match=r"--zk=file:///nonexistent: cannot read it"):
+        value_from_file("file:///nonexistent", "zk")
+    (tmp_path / "empty").write_text(" \n")
+    with pytest.raises(ValueError, match="the file is empty"):
+        value_from_file(f"file://{tmp_path / 'empty'}", "zk")
 
 
 @pytest.mark.parametrize(
