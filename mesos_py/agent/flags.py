@@ -11,7 +11,7 @@ import json
 
 from mesos_py.agent.cgroups import CGROUP_ISOLATORS, POSIX_ISOLATORS
 from mesos_py.common.durations import format_duration
-from mesos_py.common.flags import Flag, boolean, duration
+from mesos_py.common.flags import Flag, boolean, duration, redacted
 
 KNOWN_ISOLATORS = (*POSIX_ISOLATORS, *CGROUP_ISOLATORS)
 
@@ -181,5 +181,5 @@ def flags_for_state(options: argparse.Namespace) -> dict[str, str]:
         elif isinstance(value, dict):
             result[flag.name] = json.dumps(value, sort_keys=True)
         else:
-            result[flag.name] = str(value)
+            result[flag.name] = redacted(str(value))  # a zk:// --master password
     return result

@@ -119,6 +119,8 @@ def test_config(tmp_path):
     (tmp_path / "master").write_text("zk://h1:2181,h2:2181/mesos\n")
     options.master = f"file://{tmp_path / 'master'}"  # Mesos' form: the value is in the file
     assert make_agent_config(options).master == "zk://h1:2181,h2:2181/mesos"
+    options.master = "zk://ops:secret@h1:2181/mesos"
+    assert flags_for_state(options)["master"] == "zk://ops:***@h1:2181/mesos"
 
 
 @pytest.mark.parametrize(
