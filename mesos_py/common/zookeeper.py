@@ -42,6 +42,7 @@ class ZooKeeper:
     ) -> None:
         self.reactor = reactor
         self.url = url
+        self.session_timeout = session_timeout
         self.state = SUSPENDED
         self._started = False
         self._listeners: list[Callable[[str], None]] = []

@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kazoo.exceptions import NodeExistsError, NoNodeError
-from twisted.internet import defer
+from kazoo.exceptions import BadVersionError, ConnectionLoss, NodeExistsError, NoNodeError
+from twisted.internet import defer, task
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
@@ -27,6 +27,9 @@ from mesos_py.common.zookeeper import ZooKeeper
 from mesos_py.master import registry as reg
 
 log = Logger()
+
+# Between attempts of a registry write whose ZooKeeper connection was lost.
+RECONNECT_WAIT = 0.2
 
 
 class MemoryStore:
@@ -92,7 +95,33 @@ class ZooKeeperStore:
 
     @defer.inlineCallbacks
     def store(self, data: bytes):
-        stat = yield self.zk.set(self.path, data, self.version)
+        """Compare-and-set, through the loss of the ZooKeeper server we talk to.
+
+        When one server of the ensemble goes, the client moves to another within
+        its session, and a write in flight fails with ConnectionLoss: it is sent
+        again.  If the first attempt had landed before the connection dropped, the
+        retry meets a newer version holding exactly our data: that is success.
+        Anything else (another master wrote, the session expired, no reconnection
+        within the session timeout) fails the write, and the master steps down.
+        """
+        deadline = self.zk.reactor.seconds() + self.zk.session_timeout
+        retried = False
+        while True:
+            try:
+                stat = yield self.zk.set(self.path, data, self.version)
+                break
+            except ConnectionLoss:
+                if self.zk.reactor.seconds() >= deadline:
+                    raise
+                retried = True
+                yield task.deferLater(self.zk.reactor, RECONNECT_WAIT, lambda: None)
+            except BadVersionError:
+                if not retried:
+                    raise
+                current, stat = yield self.zk.get(self.path)
+                if current != data or stat.version != self.version + 1:
+                    raise
+                break
         self.version = stat.version
 
 

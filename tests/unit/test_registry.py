@@ -7,11 +7,12 @@ import zlib
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from kazoo.exceptions import BadVersionError, ConnectionLoss
 from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from mesos_py.master import registry as reg
-from mesos_py.master.registrar import FileStore, MemoryStore, Registrar
+from mesos_py.master.registrar import FileStore, MemoryStore, Registrar, ZooKeeperStore
 
 ids = st.text("abcdef0123456789-", min_size=1, max_size=12)
 
@@ -133,3 +134,68 @@ def test_file_store_survives_a_restart(tmp_path):
     recovered = []
     Registrar(FileStore(path), lambda reason: None).recover().addCallback(recovered.append)
     assert list(recovered[0].agents) == ["a"]
+
+
+class FlakyZooKeeper:
+    """A ZooKeeper bridge whose connection drops during given ``set`` calls.
+
+    ``landed`` says whether the write of a dropped call reached the server first.
+    """
+
+    def __init__(self, drops: list[bool], session_timeout: float = 10.0) -> None:
+        self.reactor = Clock()
+        self.session_timeout = session_timeout
+        self.drops = drops
+        self.data, self.version = b"", 0
+
+    def set(self, path, data, version):
+        if version != self.version:
+            return defer.fail(BadVersionError())
+        if self.drops:
+            landed = self.drops.pop(0)
+            if landed:
+                self.data, self.version = data, self.version + 1
+            return defer.fail(ConnectionLoss())
+        self.data, self.version = data, self.version + 1
+        return defer.succeed(type("Stat", (), {"version": self.version}))
+
+    def get(self, path):
+        return defer.succeed((self.data, type("Stat", (), {"version": self.version})))
+
+
+def zk_store(zk):
+    store = ZooKeeperStore(zk, "/mesos/log_replicas/registry")
+    store.version = 0
+    return store
+
+
+@pytest.mark.parametrize("landed", [False, True])
+def test_a_registry_write_outlives_the_loss_of_its_zookeeper_server(landed):
+    zk = FlakyZooKeeper([landed])
+    store = zk_store(zk)
+    done = store.store(b"registry")
+    assert not done.called  # waiting for the client to reconnect
+    zk.reactor.advance(1)
+    assert done.called and done.result is None
+    assert (zk.data, zk.version, store.version) == (b"registry", 1, 1)
+
+
+def test_a_write_that_met_another_masters_write_still_fails():
+    zk = FlakyZooKeeper([False])
+    store = zk_store(zk)
+    done = store.store(b"ours")
+    zk.data, zk.version = b"theirs", 1  # another master wrote while we reconnected
+    zk.reactor.advance(1)
+    failures = []
+    done.addErrback(failures.append)
+    assert failures and failures[0].check(BadVersionError)
+    assert zk.data == b"theirs"
+
+
+def test_a_write_gives_up_when_no_reconnection_comes_within_the_session():
+    zk = FlakyZooKeeper([False] * 1000, session_timeout=2.0)
+    done = zk_store(zk).store(b"registry")
+    failures = []
+    done.addErrback(failures.append)
+    zk.reactor.pump([0.2] * 20)
+    assert failures and failures[0].check(ConnectionLoss)
