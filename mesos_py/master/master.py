@@ -1438,9 +1438,7 @@ class Master:
             raise CallRefused(400, f"Unknown agent {agent_id}")
         self.unreachable_agents.pop(agent_id, None)
         self.recovered_agents.pop(agent_id, None)
-        self.removed_agent_ids.add(agent_id)
-        self.maintainer.agent_gone(agent_id)
-        self.store(registry.MarkGone(agent_id, time.time()))
+        self._retire_agent_id(agent_id, time.time())
         for framework in self.frameworks.values():
             gone = [t for t in framework.unreachable_tasks.values() if t.agent_id == agent_id]
             for task in gone:
@@ -1457,6 +1455,12 @@ class Master:
                     framework.send({"type": "UPDATE", "update": {"status": status}})
                 framework.completed_tasks.append(task)
         log.info("Agent {id} marked gone by the operator", id=agent_id)
+
+    def _retire_agent_id(self, agent_id: str, when: float) -> None:
+        """The ID may never come back: refused from now on, and so in the registry."""
+        self.removed_agent_ids.add(agent_id)
+        self.maintainer.agent_gone(agent_id)
+        self.store(registry.MarkGone(agent_id, when))
 
     def mark_unreachable(self, agent: AgentRecord) -> None:
         """No pings answered, or no link for too long: the agent may come back with its ID."""
@@ -1491,9 +1495,7 @@ class Master:
         now = time.time()
         extra: dict[str, Any] = {"agent_id": ident(agent.agent_id)}
         if gone:
-            self.removed_agent_ids.add(agent.agent_id)
-            self.maintainer.agent_gone(agent.agent_id)
-            self.store(registry.MarkGone(agent.agent_id, now))
+            self._retire_agent_id(agent.agent_id, now)
         else:
             self.unreachable_agents[agent.agent_id] = now
             self.store(registry.MarkUnreachable(agent.agent_id, now))
