@@ -8,6 +8,7 @@ getting slower.
 
 from __future__ import annotations
 
+import pytest
 from twisted.internet.testing import StringTransport
 from twisted.web import http, resource
 
@@ -35,23 +36,24 @@ def post(body: bytes, content_type: bytes, max_body_bytes: int = 1024) -> bytes:
     return transport.value()
 
 
-def test_json_bodies_skip_twisteds_content_type_parse(monkeypatch):
-    parsed = []
+@pytest.fixture
+def parsed(monkeypatch):
+    """The Content-Type lines twisted.web parses (with the ``email`` package)."""
+    lines = []
     original = http._parseContentType
     monkeypatch.setattr(
-        http, "_parseContentType", lambda line: parsed.append(line) or original(line)
+        http, "_parseContentType", lambda line: lines.append(line) or original(line)
     )
+    return lines
+
+
+def test_json_bodies_skip_twisteds_content_type_parse(parsed):
     answer = post(b'{"a=1": 2}', b"application/json")
     assert b"args= body=10" in answer
     assert parsed == []
 
 
-def test_form_bodies_are_still_parsed(monkeypatch):
-    parsed = []
-    original = http._parseContentType
-    monkeypatch.setattr(
-        http, "_parseContentType", lambda line: parsed.append(line) or original(line)
-    )
+def test_form_bodies_are_still_parsed(parsed):
     answer = post(b"frameworkId=f1", b"application/x-www-form-urlencoded")
     assert b"args=frameworkId body=14" in answer
     assert parsed == [b"application/x-www-form-urlencoded"]
